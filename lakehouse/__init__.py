@@ -1,0 +1,3 @@
+"""lakehouse: config-driven PySpark + Delta Lake ingestion for sensitive data."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,178 @@
+"""The ``lakehouse`` command (also behind ``spark-submit jobs/ingest.py``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from lakehouse.audit import AuditRecord
+from lakehouse.config import load_clients, load_settings
+from lakehouse.config.models import Settings
+from lakehouse.errors import LakehouseError
+from lakehouse.logs import configure_logging
+from lakehouse.pii.keys import KEY_FILE_ENV, TOKEN_KEY_ENV, KeyRing, create_dev_key_file
+
+__all__ = ["main"]
+
+log = logging.getLogger("lakehouse.cli")
+
+DEV_KEY_FILE = Path(".lakehouse/dev-keys.json")
+_SUMMARY_COLUMNS = (
+    ("file_name", "file", 30),
+    ("status", "status", 9),
+    ("rows_read", "read", 6),
+    ("rows_valid", "valid", 6),
+    ("rows_quarantined", "quar", 5),
+    ("rows_inserted", "ins", 5),
+    ("rows_updated", "upd", 5),
+    ("rows_unchanged", "same", 5),
+    ("rows_stale", "stale", 5),
+    ("reason", "reason", 0),
+)
+
+
+def _settings_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--conf", type=Path, default=Path("conf/lakehouse.yaml"),
+                        help="settings file (default: conf/lakehouse.yaml)")
+    parser.add_argument("--lake-root", type=Path, help="overrides lake_root")
+    parser.add_argument("--landing", type=Path, help="overrides landing_dir")
+    parser.add_argument("--checkpoint-dir", type=Path, help="overrides checkpoint_dir")
+    parser.add_argument("--clients-dir", type=Path, help="overrides clients_dir")
+
+
+def _load_settings(args: argparse.Namespace) -> Settings:
+    return load_settings(
+        args.conf if args.conf.exists() or args.conf != Path("conf/lakehouse.yaml") else None,
+        overrides={
+            "lake_root": args.lake_root,
+            "landing_dir": args.landing,
+            "checkpoint_dir": args.checkpoint_dir,
+            "clients_dir": args.clients_dir,
+            "trigger": getattr(args, "trigger", None),
+        },
+    )
+
+
+def _print_summary(title: str, records: Sequence[AuditRecord]) -> None:
+    print(f"\n{title}")
+    header = " ".join(label.ljust(width) if width else label for _, label, width in _SUMMARY_COLUMNS)
+    print(header + "  secs")
+    for record in records:
+        row = record.as_row()
+        cells = []
+        for key, _, width in _SUMMARY_COLUMNS:
+            value = row.get(key)
+            text = "-" if value is None else str(value)
+            cells.append(text[: width - 1].ljust(width) if width else text)
+        elapsed = (
+            (record.finished_at - record.started_at).total_seconds() if record.finished_at else 0
+        )
+        print(" ".join(cells[:-1]) + " " + cells[-1].ljust(20) + f"  {elapsed:.1f}")
+
+
+def _ensure_demo_key() -> None:
+    if not os.environ.get(TOKEN_KEY_ENV) and not os.environ.get(KEY_FILE_ENV):
+        os.environ[KEY_FILE_ENV] = str(create_dev_key_file(DEV_KEY_FILE))
+        print(f"demo: using the local DEVELOPMENT key file {DEV_KEY_FILE} (never for real data)")
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from lakehouse.run import run_ingest  # imports pyspark: keep other commands fast
+
+    settings = _load_settings(args)
+    clients = load_clients(settings.clients_dir)
+    if args.demo:
+        return _run_demo(settings, args)
+    keys = KeyRing.from_environment()
+    started = time.perf_counter()
+    records = run_ingest(settings, clients, keys, only=args.client or ())
+    _report(records, args.json, f"run finished in {time.perf_counter() - started:.1f}s")
+    return 0
+
+
+def _report(records: Sequence[AuditRecord], as_json: bool, title: str) -> None:
+    if as_json:
+        print(json.dumps([r.as_row() for r in records], default=str, indent=2))
+    else:
+        _print_summary(title, records)
+
+
+def _run_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from lakehouse.demo import build_demo
+    from lakehouse.run import run_ingest
+
+    _ensure_demo_key()
+    keys = KeyRing.from_environment()
+    clients = load_clients(settings.clients_dir)
+    demo = build_demo(clients)
+    for wave in (1, 2):
+        demo.write(settings.landing_dir, waves=[wave])
+        started = time.perf_counter()
+        records = run_ingest(settings, clients, keys, only=args.client or ())
+        _report(records, args.json, f"demo wave {wave}: {len(records)} new file(s) in "
+                f"{time.perf_counter() - started:.1f}s (tables under {settings.lake_root})")
+    return 0
+
+
+def _cmd_demo_data(args: argparse.Namespace) -> int:
+    from lakehouse.demo import build_demo
+
+    settings = _load_settings(args)
+    demo = build_demo(load_clients(settings.clients_dir), seed=args.seed)
+    paths = demo.write(settings.landing_dir, waves=args.wave or (1, 2))
+    print(f"{len(paths)} demo file(s) in {settings.landing_dir}")
+    return 0
+
+
+def _cmd_validate_config(args: argparse.Namespace) -> int:
+    settings = _load_settings(args)
+    clients = load_clients(settings.clients_dir)
+    for client_id, client in sorted(clients.items()):
+        print(f"ok  {client_id}: dataset={client.dataset} columns={len(client.columns)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lakehouse", description=__doc__)
+    parser.add_argument("--log-level", default=os.environ.get("LAKEHOUSE_LOG_LEVEL", "INFO"))
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ingest = sub.add_parser("ingest", help="ingest new landing files into the lake")
+    _settings_args(ingest)
+    ingest.add_argument("--client", action="append", help="only this client (repeatable)")
+    ingest.add_argument("--trigger", choices=["available_now", "processing_time"])
+    ingest.add_argument("--demo", action="store_true",
+                        help="generate the bundled demo files (two waves) and ingest them")
+    ingest.add_argument("--json", action="store_true", help="print audit rows as JSON")
+    ingest.set_defaults(func=_cmd_ingest)
+
+    demo = sub.add_parser("demo-data", help="write the seeded demo landing files")
+    _settings_args(demo)
+    demo.add_argument("--wave", type=int, action="append", choices=[1, 2])
+    demo.add_argument("--seed", type=int, default=42)
+    demo.set_defaults(func=_cmd_demo_data)
+
+    check = sub.add_parser("validate-config", help="load and check every client file")
+    _settings_args(check)
+    check.set_defaults(func=_cmd_validate_config)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(args.log_level)
+    try:
+        return int(args.func(args))
+    except LakehouseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

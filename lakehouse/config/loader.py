@@ -1,0 +1,126 @@
+"""Load and validate configuration once; turn every problem into a ``ConfigError``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from lakehouse.config.models import ClientConfig, Settings
+from lakehouse.errors import ConfigError
+
+__all__ = ["ENV_OVERRIDES", "load_client", "load_clients", "load_settings"]
+
+# Environment variables that override conf/lakehouse.yaml (flags override both).
+ENV_OVERRIDES: Mapping[str, str] = {
+    "LAKEHOUSE_LAKE_ROOT": "lake_root",
+    "LAKEHOUSE_LANDING_DIR": "landing_dir",
+    "LAKEHOUSE_CHECKPOINT_DIR": "checkpoint_dir",
+    "LAKEHOUSE_CLIENTS_DIR": "clients_dir",
+    "LAKEHOUSE_ENGINE": "engine",
+}
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read file ({exc.strerror})", path=str(path), fix="check the path"
+        ) from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML: {exc}", path=str(path)) from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            "top level must be a mapping", path=str(path), expected="a mapping",
+            found=type(data).__name__,
+        )
+    return data
+
+
+def _validate(model: type[_Model], data: Mapping[str, Any], path: Path) -> _Model:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"]) or None
+        found = first.get("input")
+        found_text = None if isinstance(found, dict | list) else repr(found)
+        raise ConfigError(
+            first["msg"],
+            path=str(path),
+            key=key,
+            expected=_expected(first),
+            found=found_text,
+            fix="see `lakehouse config-schema` for every key and its type",
+        ) from exc
+
+
+def _expected(error: Mapping[str, Any]) -> str | None:
+    ctx = error.get("ctx") or {}
+    if "expected" in ctx:
+        return str(ctx["expected"])
+    if error["type"] == "extra_forbidden":
+        return "no such key (check the spelling)"
+    if error["type"] == "missing":
+        return "the key to be present"
+    return None
+
+
+def load_settings(
+    path: Path | None = None,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build ``Settings`` from a YAML file, then env vars, then explicit overrides (flags)."""
+    env = os.environ if environ is None else environ
+    data: dict[str, Any] = _read_yaml(path) if path is not None else {}
+    for variable, key in ENV_OVERRIDES.items():
+        if env.get(variable):
+            data[key] = env[variable]
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            data[key] = value
+    return _validate(Settings, data, path or Path("<settings>"))
+
+
+def load_client(path: Path) -> ClientConfig:
+    """Load one ``clients/<client_id>.yaml``; the file stem must equal its ``client_id``."""
+    config = _validate(ClientConfig, _read_yaml(path), path)
+    if config.client_id != path.stem:
+        raise ConfigError(
+            "client_id must match the file name",
+            path=str(path),
+            key="client_id",
+            expected=repr(path.stem),
+            found=repr(config.client_id),
+            fix=f"rename the file to {config.client_id}.yaml or fix client_id",
+        )
+    return config
+
+
+def load_clients(directory: Path) -> dict[str, ClientConfig]:
+    """Load every ``*.yaml`` client file in ``directory``, keyed by client id."""
+    if not directory.is_dir():
+        raise ConfigError(
+            "clients directory not found", path=str(directory),
+            fix="set clients_dir in conf/lakehouse.yaml or LAKEHOUSE_CLIENTS_DIR",
+        )
+    clients = {}
+    for path in sorted(directory.glob("*.yaml")):
+        config = load_client(path)
+        clients[config.client_id] = config
+    if not clients:
+        raise ConfigError("no client files (*.yaml)", path=str(directory))
+    return clients

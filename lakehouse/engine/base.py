@@ -1,0 +1,97 @@
+"""The table operations every stage needs, behind one small interface.
+
+Stages never import ``deltalake`` or ``delta.tables`` directly: they call a ``TableEngine``.
+The embedded default is delta-rs (``DeltaRsEngine``); a delta-spark engine for clusters
+implements the same protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+__all__ = ["MergeResult", "MergeSpec", "TableEngine"]
+
+
+@dataclass(frozen=True)
+class MergeSpec:
+    """An SCD type 1 merge: match on keys within one partition; update only when newer."""
+
+    partition_column: str
+    partition_value: str
+    key_columns: Sequence[str]
+    hash_column: str
+    # Lexicographic "not older than" test: (creation_date, sequence) of the source must be
+    # >= the stored one, so a late or backfilled file never overwrites newer data.
+    order_columns: Sequence[str]
+    app_id: str | None = None
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    inserted: int
+    updated: int
+    version: int | None  # None when nothing was committed
+
+    @property
+    def committed(self) -> bool:
+        return self.version is not None
+
+
+class TableEngine(Protocol):
+    """Delta table operations used by the pipeline. Paths are local directories or URIs."""
+
+    name: str
+
+    def exists(self, path: Path) -> bool: ...
+
+    def version(self, path: Path) -> int | None: ...
+
+    def transaction_version(self, path: Path, app_id: str) -> int | None:
+        """Version recorded by an idempotent write with ``app_id``, or None."""
+        ...
+
+    def append(
+        self,
+        path: Path,
+        data: pa.Table,
+        *,
+        partition_by: Sequence[str] = (),
+        app_id: str | None = None,
+        configuration: Mapping[str, str] | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> bool:
+        """Append ``data``; with ``app_id``, a second append of the same id is a no-op.
+
+        Returns True when a commit was made.
+        """
+        ...
+
+    def merge_scd1(
+        self,
+        path: Path,
+        source: pa.Table,
+        spec: MergeSpec,
+        *,
+        retries: int,
+        metadata: Mapping[str, str] | None = None,
+    ) -> MergeResult: ...
+
+    def read(
+        self,
+        path: Path,
+        *,
+        columns: Sequence[str] | None = None,
+        partition: tuple[str, str] | None = None,
+        key_filter: tuple[str, Sequence[str]] | None = None,
+    ) -> pa.Table: ...
+
+    def read_cdf(
+        self, path: Path, *, starting_version: int, ending_version: int | None = None
+    ) -> pa.Table: ...
+
+    def history(self, path: Path, *, limit: int | None = None) -> list[dict[str, Any]]: ...

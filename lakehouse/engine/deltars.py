@@ -1,0 +1,208 @@
+"""The embedded engine: delta-rs (``deltalake``) commits Delta tables from Arrow data.
+
+Verified behaviours this relies on (see DesignDoc.md, "Engine decision"):
+- app transactions are only markers: delta-rs does not refuse a repeated ``app_id``, so
+  ``append`` reads ``transaction_version`` itself before writing;
+- a merge whose every row is filtered out by its predicates commits nothing;
+- merges on different ``client_id`` partitions commit concurrently when the predicate names
+  the partition literal; other conflicts raise ``CommitFailedError`` and are retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from deltalake.exceptions import CommitFailedError, TableNotFoundError
+
+from lakehouse.engine.base import MergeResult, MergeSpec
+from lakehouse.errors import EngineError
+
+__all__ = ["DeltaRsEngine"]
+
+log = logging.getLogger(__name__)
+
+CDF_ON = {"delta.enableChangeDataFeed": "true"}
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+class DeltaRsEngine:
+    """``TableEngine`` backed by delta-rs."""
+
+    name = "delta-rs"
+
+    def _table(self, path: Path) -> DeltaTable | None:
+        try:
+            return DeltaTable(str(path))
+        except TableNotFoundError:
+            return None
+
+    def exists(self, path: Path) -> bool:
+        return self._table(path) is not None
+
+    def version(self, path: Path) -> int | None:
+        table = self._table(path)
+        return None if table is None else int(table.version())
+
+    def transaction_version(self, path: Path, app_id: str) -> int | None:
+        table = self._table(path)
+        if table is None:
+            return None
+        version = table.transaction_version(app_id)
+        return None if version is None else int(version)
+
+    def _commit_properties(
+        self, app_id: str | None, metadata: Mapping[str, str] | None
+    ) -> CommitProperties:
+        return CommitProperties(
+            app_transactions=[Transaction(app_id, 1)] if app_id else None,
+            custom_metadata=dict(metadata or {}),
+        )
+
+    def append(
+        self,
+        path: Path,
+        data: pa.Table,
+        *,
+        partition_by: Sequence[str] = (),
+        app_id: str | None = None,
+        configuration: Mapping[str, str] | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> bool:
+        if app_id is not None and self.transaction_version(path, app_id) is not None:
+            log.info("append skipped: already committed", extra={"table": str(path), "app_id": app_id})
+            return False
+        path.mkdir(parents=True, exist_ok=True)
+        try:
+            write_deltalake(
+                str(path),
+                data,
+                mode="append",
+                partition_by=list(partition_by) or None,
+                schema_mode="merge",
+                configuration=dict(configuration) if configuration else None,
+                commit_properties=self._commit_properties(app_id, metadata),
+            )
+        except Exception as exc:  # delta-rs raises several unrelated types; keep the cause
+            raise EngineError(f"append to {path} failed: {type(exc).__name__}: {exc}") from exc
+        return True
+
+    def _ensure_table(self, path: Path, schema: pa.Schema, partition_column: str) -> DeltaTable:
+        table = self._table(path)
+        if table is not None:
+            return table
+        path.mkdir(parents=True, exist_ok=True)
+        try:
+            return DeltaTable.create(
+                str(path), schema, partition_by=[partition_column], configuration=CDF_ON,
+                mode="ignore",
+            )
+        except Exception as exc:
+            raise EngineError(f"cannot create table {path}: {exc}") from exc
+
+    def merge_scd1(
+        self,
+        path: Path,
+        source: pa.Table,
+        spec: MergeSpec,
+        *,
+        retries: int,
+        metadata: Mapping[str, str] | None = None,
+    ) -> MergeResult:
+        if source.num_rows == 0:
+            return MergeResult(inserted=0, updated=0, version=None)
+        partition = f"t.{spec.partition_column} = {_quote(spec.partition_value)}"
+        on = " AND ".join(
+            [partition, f"t.{spec.partition_column} = s.{spec.partition_column}"]
+            + [f"t.{key} = s.{key}" for key in spec.key_columns]
+        )
+        update_when = f"t.{spec.hash_column} <> s.{spec.hash_column} AND {_not_older(spec)}"
+        attempt = 0
+        while True:
+            table = self._ensure_table(path, source.schema, spec.partition_column)
+            try:
+                metrics = (
+                    table.merge(
+                        source,
+                        on,
+                        source_alias="s",
+                        target_alias="t",
+                        merge_schema=True,
+                        commit_properties=self._commit_properties(spec.app_id, metadata),
+                    )
+                    .when_matched_update_all(predicate=update_when)
+                    .when_not_matched_insert_all()
+                    .execute()
+                )
+            except CommitFailedError as exc:
+                attempt += 1
+                if attempt > retries:
+                    raise EngineError(
+                        f"merge into {path} still conflicting after {retries} retries",
+                        fix="rerun the job; concurrent writers on the same partition conflict",
+                    ) from exc
+                delay = min(8.0, 0.2 * 2**attempt) * (0.5 + random.random())  # noqa: S311
+                log.warning(
+                    "merge commit conflict, retrying",
+                    extra={"table": str(path), "attempt": attempt, "delay_s": round(delay, 2)},
+                )
+                time.sleep(delay)
+                continue
+            inserted = int(metrics["num_target_rows_inserted"])
+            updated = int(metrics["num_target_rows_updated"])
+            version = self.version(path) if inserted or updated else None
+            return MergeResult(inserted=inserted, updated=updated, version=version)
+
+    def read(
+        self,
+        path: Path,
+        *,
+        columns: Sequence[str] | None = None,
+        partition: tuple[str, str] | None = None,
+        key_filter: tuple[str, Sequence[str]] | None = None,
+    ) -> pa.Table:
+        table = self._table(path)
+        if table is None:
+            raise EngineError(f"table {path} does not exist", fix="run the ingest job first")
+        dataset = table.to_pyarrow_dataset(
+            partitions=[(partition[0], "=", partition[1])] if partition else None
+        )
+        expression = None
+        if key_filter is not None:
+            expression = pc.field(key_filter[0]).isin(pa.array(list(key_filter[1]), pa.string()))
+        return dataset.to_table(columns=list(columns) if columns else None, filter=expression)
+
+    def read_cdf(
+        self, path: Path, *, starting_version: int, ending_version: int | None = None
+    ) -> pa.Table:
+        table = self._table(path)
+        if table is None:
+            raise EngineError(f"table {path} does not exist")
+        reader = table.load_cdf(starting_version=starting_version, ending_version=ending_version)
+        return pa.table(reader.read_all())
+
+    def history(self, path: Path, *, limit: int | None = None) -> list[dict[str, Any]]:
+        table = self._table(path)
+        if table is None:
+            return []
+        return list(table.history(limit))
+
+
+def _not_older(spec: MergeSpec) -> str:
+    """SQL for "source order tuple >= target order tuple" (lexicographic)."""
+    clauses: list[str] = []
+    for i, column in enumerate(spec.order_columns):
+        equal_prefix = [f"s.{c} = t.{c}" for c in spec.order_columns[:i]]
+        op = ">=" if i == len(spec.order_columns) - 1 else ">"
+        clauses.append(" AND ".join([*equal_prefix, f"s.{column} {op} t.{column}"]))
+    return "(" + " OR ".join(f"({c})" for c in clauses) + ")"

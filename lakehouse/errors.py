@@ -1,0 +1,93 @@
+"""The ``LakehouseError`` family: every failure names where it happened and what to do next.
+
+Messages never carry raw data values: they name clients, files, keys and columns only.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "EngineError",
+    "KeyMissingError",
+    "LakehouseError",
+    "LandingFileError",
+    "StageError",
+]
+
+
+class LakehouseError(Exception):
+    """Base of every error raised on purpose by lakehouse."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        client: str | None = None,
+        file: str | None = None,
+        step: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.client = client
+        self.file = file
+        self.step = step
+        self.fix = fix
+        parts = [message]
+        context = ", ".join(
+            f"{name}={value}"
+            for name, value in (("client", client), ("file", file), ("step", step))
+            if value
+        )
+        if context:
+            parts.append(f"({context})")
+        if fix:
+            parts.append(f"Fix: {fix}")
+        super().__init__(" ".join(parts))
+        self.message = message
+
+
+class ConfigError(LakehouseError):
+    """A configuration file is missing, unreadable or invalid."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str,
+        key: str | None = None,
+        expected: str | None = None,
+        found: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.path = path
+        self.key = key
+        self.expected = expected
+        self.found = found
+        detail = f"{path}"
+        if key:
+            detail += f": key '{key}'"
+        detail += f": {message}"
+        if expected is not None:
+            detail += f"; expected {expected}"
+        if found is not None:
+            detail += f", found {found}"
+        super().__init__(detail, fix=fix)
+
+
+class KeyMissingError(LakehouseError):
+    """A secret needed to protect PII is missing or too weak."""
+
+
+class LandingFileError(LakehouseError):
+    """A landing file cannot be ingested (name, header, encoding); it is audited, not raised."""
+
+    def __init__(self, message: str, *, reason: str, client: str | None, file: str) -> None:
+        self.reason = reason
+        super().__init__(message, client=client, file=file)
+
+
+class EngineError(LakehouseError):
+    """A table operation failed in the storage engine."""
+
+
+class StageError(LakehouseError):
+    """A pipeline stage failed for one file; keeps the original exception as ``__cause__``."""

@@ -1,0 +1,74 @@
+"""The landing file-name contract: ``{client_id}_{creation_date}[_N].csv``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from lakehouse.config.models import ClientConfig
+from lakehouse.errors import LandingFileError
+
+__all__ = ["LandingFile", "RejectReason", "parse_file_name"]
+
+_NAME = re.compile(r"^(?P<client>[a-z][a-z0-9]*)_(?P<date>[^_]+?)(?:_(?P<seq>[0-9]{1,6}))?\.csv$")
+
+
+class RejectReason:
+    """Machine-readable reasons for files that are audited but not processed."""
+
+    MISNAMED = "misnamed_file"
+    UNKNOWN_CLIENT = "unknown_client"
+    BAD_DATE = "invalid_creation_date"
+
+
+@dataclass(frozen=True, order=True)
+class LandingFile:
+    """A correctly named landing file. Sorts by (client, creation date, sequence)."""
+
+    client_id: str
+    creation_date: dt.date
+    sequence: int
+    name: str
+
+
+def parse_file_name(name: str, clients: Mapping[str, ClientConfig]) -> LandingFile:
+    """Parse and check a landing file name against the configured clients.
+
+    Raises:
+        LandingFileError: misnamed file, unknown client, or a date that does not match the
+            client's ``file.name_date_format``. The file is audited with ``reason``.
+    """
+    match = _NAME.match(name)
+    if match is None:
+        raise LandingFileError(
+            "file name does not follow {client_id}_{creation_date}[_N].csv",
+            reason=RejectReason.MISNAMED,
+            client=None,
+            file=name,
+        )
+    client_id = match["client"]
+    client = clients.get(client_id)
+    if client is None:
+        raise LandingFileError(
+            f"no client configuration clients/{client_id}.yaml",
+            reason=RejectReason.UNKNOWN_CLIENT,
+            client=client_id,
+            file=name,
+        )
+    fmt = client.file.name_date_format
+    try:
+        created = dt.datetime.strptime(match["date"], fmt).date()
+    except ValueError:
+        created = None
+    # strptime accepts unpadded fields ("2026-1-5"); require the exact canonical spelling.
+    if created is None or created.strftime(fmt) != match["date"]:
+        raise LandingFileError(
+            f"creation date '{match['date']}' does not match the client's format '{fmt}'",
+            reason=RejectReason.BAD_DATE,
+            client=client_id,
+            file=name,
+        )
+    sequence = int(match["seq"]) if match["seq"] is not None else 0
+    return LandingFile(client_id=client_id, creation_date=created, sequence=sequence, name=name)

@@ -1,0 +1,219 @@
+"""Read one landing CSV into a raw string DataFrame keyed by canonical column names.
+
+Every value stays exactly as read (strings, no trimming); structure problems are kept, not
+repaired: a record with the wrong number of fields has ``_corrupt_record`` set.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from lakehouse.config.models import ClientConfig
+from lakehouse.errors import LandingFileError
+
+__all__ = ["CORRUPT_COLUMN", "RECORD_COLUMN", "HeaderReject", "LandingRead", "read_landing_csv"]
+
+CORRUPT_COLUMN = "_corrupt_record"
+RECORD_COLUMN = "_record_number"
+_HEADER_PROBE_BYTES = 1024 * 1024
+_PARTITION_BITS = 33  # monotonically_increasing_id = partition index << 33 | row in partition
+
+
+class HeaderReject:
+    EMPTY = "empty_file"
+    UNREADABLE = "unreadable_header"
+    MISSING_COLUMNS = "missing_columns"
+    DUPLICATE_HEADER = "duplicate_header"
+
+
+@dataclass(frozen=True)
+class LandingRead:
+    """A parsed landing file (persisted: call ``release()`` when done)."""
+
+    frame: DataFrame
+    ignored_headers: tuple[str, ...]
+    persisted: DataFrame
+
+    def release(self) -> None:
+        self.persisted.unpersist()
+
+
+@dataclass(frozen=True)
+class _Layout:
+    header: list[str]
+    line_separator: str | None  # None: let Spark detect \n / \r\n
+    truncated_crlf: bool  # a CRLF file whose last terminator is a bare \r
+
+
+def _line_separator(probe: bytes) -> str | None:
+    newline = probe.find(b"\n")
+    if newline > 0 and probe[newline - 1 : newline] == b"\r":
+        # Spark's default turns \r\n inside quoted values into \n; say it explicitly.
+        return "\r\n"
+    if newline < 0 and b"\r" in probe:
+        return "\r"
+    return None
+
+
+def _ends_with_bare_cr(path: Path) -> bool:
+    with path.open("rb") as handle:
+        handle.seek(max(0, path.stat().st_size - 2))
+        tail = handle.read()
+    return tail.endswith(b"\r") and not tail.endswith(b"\r\n")
+
+
+def _read_layout(path: Path, client: ClientConfig) -> _Layout:
+    with path.open("rb") as handle:
+        probe = handle.read(_HEADER_PROBE_BYTES)
+    separator = _line_separator(probe)
+    return _Layout(
+        header=_parse_header(probe, path, client),
+        line_separator=separator,
+        truncated_crlf=separator == "\r\n" and _ends_with_bare_cr(path),
+    )
+
+
+def _parse_header(probe: bytes, path: Path, client: ClientConfig) -> list[str]:
+    encoding = client.file.encoding
+    if codecs.lookup(encoding).name == "utf-8":
+        encoding = "utf-8-sig"  # tolerate a byte-order mark before the header
+    try:
+        text = probe.decode(encoding, errors="strict")
+    except UnicodeDecodeError:
+        # The probe may end inside a multi-byte character; decode what is complete.
+        text = probe.decode(encoding, errors="ignore")
+    reader = csv.reader(
+        io.StringIO(text),
+        delimiter=client.file.delimiter,
+        quotechar=client.file.quote,
+        doublequote=client.file.escape == client.file.quote,
+        escapechar=None if client.file.escape == client.file.quote else client.file.escape,
+    )
+    try:
+        return next(reader)
+    except StopIteration:
+        return []
+    except csv.Error as exc:
+        raise LandingFileError(
+            f"header cannot be parsed ({exc})",
+            reason=HeaderReject.UNREADABLE,
+            client=client.client_id,
+            file=path.name,
+        ) from exc
+
+
+def check_header(path: Path, client: ClientConfig) -> tuple[_Layout, tuple[str, ...]]:
+    """Return the file's layout and the headers it has that the client config does not use.
+
+    Raises:
+        LandingFileError: empty file, duplicate header names or configured columns missing.
+    """
+    layout = _read_layout(path, client)
+    header = [h.strip() for h in layout.header]
+    if not header or header == [""]:
+        raise LandingFileError(
+            "file is empty (no header)", reason=HeaderReject.EMPTY,
+            client=client.client_id, file=path.name,
+        )
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise LandingFileError(
+            f"duplicate header name(s): {', '.join(dupes)}",
+            reason=HeaderReject.DUPLICATE_HEADER, client=client.client_id, file=path.name,
+        )
+    missing = [c.header for c in client.columns if c.header not in header]
+    if missing:
+        raise LandingFileError(
+            f"header lacks configured column(s): {', '.join(missing)}",
+            reason=HeaderReject.MISSING_COLUMNS, client=client.client_id, file=path.name,
+        )
+    configured = {c.header for c in client.columns}
+    return layout, tuple(h for h in header if h not in configured)
+
+
+def read_landing_csv(spark: SparkSession, path: Path, client: ClientConfig) -> LandingRead:
+    """Parse ``path`` with the client's CSV options into canonical raw string columns.
+
+    Output columns: one per configured column (canonical name, raw string), then
+    ``_corrupt_record`` (the raw text of a structurally malformed record, else NULL) and
+    ``_record_number`` (1-based ordinal of the data record in the file, stable across runs).
+    Headers the config does not declare are not read into the lake: they may hold PII that
+    nobody has classified.
+    """
+    layout, ignored = check_header(path, client)
+    header = [h.strip() for h in layout.header]
+    positional = [f"_c{i}" for i in range(len(header))]
+    schema = T.StructType(
+        [T.StructField(name, T.StringType()) for name in positional]
+        + [T.StructField(CORRUPT_COLUMN, T.StringType())]
+    )
+    raw = (
+        spark.read.schema(schema)
+        .options(
+            header=True,
+            enforceSchema=True,  # columns are positional; the header was checked above
+            sep=client.file.delimiter,
+            quote=client.file.quote,
+            escape=client.file.escape,
+            encoding=client.file.encoding,
+            multiLine=client.file.multiline,
+            mode="PERMISSIVE",
+            # A quoted "" stays an empty string (as written); an unquoted empty field is NULL.
+            nullValue="\u0000",
+            columnNameOfCorruptRecord=CORRUPT_COLUMN,
+            **({"lineSep": layout.line_separator} if layout.line_separator else {}),
+        )
+        .csv(str(path.resolve()))
+    )
+    by_header = {h: f"_c{i}" for i, h in enumerate(header)}
+    persisted = raw.select(
+        *[F.col(by_header[c.header]).alias(c.name) for c in client.columns],
+        F.col(CORRUPT_COLUMN),
+        F.monotonically_increasing_id().alias("_mid"),
+    ).persist(StorageLevel.MEMORY_AND_DISK)
+    frame, records = _with_record_numbers(persisted)
+    if layout.truncated_crlf and records:
+        # "...,last\r<EOF>": the final CRLF lost its LF; the \r is a terminator, not data.
+        by_source = {c.header: c.name for c in client.columns}
+        last = by_source.get(header[-1])  # the file's last column, if it is read at all
+        if last is not None:
+            frame = frame.withColumn(
+                last,
+                F.when(F.col(RECORD_COLUMN) == records, F.regexp_replace(last, "\r$", ""))
+                .otherwise(F.col(last)),
+            )
+    return LandingRead(frame=frame, ignored_headers=ignored, persisted=persisted)
+
+
+def _with_record_numbers(frame: DataFrame) -> tuple[DataFrame, int]:
+    """Replace the monotonically increasing id by a dense 1-based record ordinal.
+
+    Spark reads a file's splits in order and rows within a split in order, so
+    (partition index, row in partition) is the file order; a small per-partition count
+    turns it into ordinals without collecting the data.
+    """
+    partition = F.shiftright(F.col("_mid"), _PARTITION_BITS)
+    counts = sorted(
+        (int(row["p"]), int(row["n"]))
+        for row in frame.groupBy(partition.alias("p")).agg(F.count("*").alias("n")).collect()
+    )
+    offsets: list[tuple[int, int]] = []
+    running = 0
+    for index, count in counts:
+        offsets.append((index, running))
+        running += count
+    if not offsets:
+        return frame.drop("_mid").withColumn(RECORD_COLUMN, F.lit(None).cast("long")), 0
+    offset_map = F.create_map(*[F.lit(x) for pair in offsets for x in pair])
+    in_partition = F.col("_mid").bitwiseAND(F.lit((1 << _PARTITION_BITS) - 1))
+    number = F.element_at(offset_map, partition) + in_partition + F.lit(1)
+    return frame.withColumn(RECORD_COLUMN, number.cast("long")).drop("_mid"), running

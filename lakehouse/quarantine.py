@@ -1,0 +1,36 @@
+"""Quarantine: invalid rows with their reasons and lineage, and no plaintext PII."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pyspark.sql import DataFrame
+
+from lakehouse.config.models import ClientConfig
+from lakehouse.engine.base import TableEngine
+from lakehouse.pii.keys import KeyRing
+from lakehouse.pii.policies import tokenise_pii_raw
+
+__all__ = ["append_quarantine", "quarantine_rows"]
+
+
+def quarantine_rows(
+    raw_invalid: DataFrame, client: ClientConfig, keys: KeyRing, *, corrupt_column: str
+) -> DataFrame:
+    """Raw values of invalid rows, PII columns and malformed record text tokenised."""
+    return tokenise_pii_raw(raw_invalid, client, keys, corrupt=corrupt_column)
+
+
+def append_quarantine(
+    engine: TableEngine, path: Path, df: DataFrame, *, file_sha256: str, run_id: str
+) -> bool:
+    """Append once per file content (app transaction ``lakehouse:quarantine:<sha256>``)."""
+    app_id = f"lakehouse:quarantine:{file_sha256}"
+    if engine.transaction_version(path, app_id) is not None:
+        return False
+    table = df.toArrow()
+    if table.num_rows == 0:
+        return False
+    return engine.append(
+        path, table, partition_by=["client_id"], app_id=app_id, metadata={"run_id": run_id}
+    )

@@ -1,0 +1,107 @@
+"""Build a Pandera (polars backend) schema from a client's column declarations.
+
+The frame it validates holds, per configured column, the standardised value under the
+column's name and the raw string under ``<name>__raw``, plus ``_creation_date``. Checks:
+- ``not_null``: a required column whose raw value is blank;
+- ``invalid_<type>``: raw value present but the standardiser could not parse it;
+- the declared value checks (regex, isin, lengths, min/max, min_date, not_in_future) on the
+  standardised value; a NULL passes them (its absence is ``not_null``'s business).
+Every check is named by its ``Code`` so failure cases map straight to reason codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandera.polars as pa
+import polars as pl
+from pandera.api.polars.types import PolarsData
+
+from lakehouse.config.models import ClientConfig, ColumnSpec
+from lakehouse.validation.reasons import Code
+
+__all__ = ["CREATION_DATE", "RAW_SUFFIX", "build_schema"]
+
+RAW_SUFFIX = "__raw"
+CREATION_DATE = "_creation_date"
+
+_PARSE_CODES: dict[str, Code] = {
+    "date": Code.INVALID_DATE,
+    "phone": Code.INVALID_PHONE,
+    "email": Code.INVALID_EMAIL,
+    "zip": Code.INVALID_ZIP,
+    "integer": Code.INVALID_INTEGER,
+    "number": Code.INVALID_NUMBER,
+}
+
+Predicate = Callable[[pl.Expr, pl.Expr], pl.Expr]  # (standardised, raw) -> passes
+
+
+def _blank(raw: pl.Expr) -> pl.Expr:
+    return raw.is_null() | (raw.str.strip_chars() == "")
+
+
+def _check(spec: ColumnSpec, code: Code, predicate: Predicate) -> pa.Check:
+    std = pl.col(spec.name)
+    raw = pl.col(spec.name + RAW_SUFFIX)
+
+    def run(data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(predicate(std, raw).fill_null(True).alias(data.key))
+
+    return pa.Check(run, name=code.value, error=code.value)
+
+
+def _value_checks(spec: ColumnSpec) -> list[pa.Check]:
+    c = spec.checks
+    checks: list[pa.Check] = []
+
+    def when_present(test: Callable[[pl.Expr], pl.Expr]) -> Predicate:
+        return lambda std, _raw: std.is_null() | test(std)
+
+    if c.regex is not None:
+        pattern = f"^(?:{c.regex})$"
+        checks.append(_check(spec, Code.REGEX, when_present(lambda s: s.str.contains(pattern))))
+    if c.isin is not None:
+        allowed = list(c.isin)
+        checks.append(_check(spec, Code.ISIN, when_present(lambda s: s.is_in(allowed))))
+    if c.min_length is not None:
+        n = c.min_length
+        checks.append(_check(spec, Code.MIN_LENGTH, when_present(lambda s: s.str.len_chars() >= n)))
+    if c.max_length is not None:
+        m = c.max_length
+        checks.append(_check(spec, Code.MAX_LENGTH, when_present(lambda s: s.str.len_chars() <= m)))
+    if c.min is not None:
+        low = c.min
+        checks.append(_check(spec, Code.MIN, when_present(lambda s: s >= low)))
+    if c.max is not None:
+        high = c.max
+        checks.append(_check(spec, Code.MAX, when_present(lambda s: s <= high)))
+    if c.min_date is not None:
+        earliest = c.min_date
+        checks.append(_check(spec, Code.MIN_DATE, when_present(lambda s: s >= pl.lit(earliest))))
+    if c.not_in_future:
+        created = pl.col(CREATION_DATE)
+        checks.append(_check(spec, Code.FUTURE_DATE, when_present(lambda s: s <= created)))
+    return checks
+
+
+def _column_checks(spec: ColumnSpec) -> list[pa.Check]:
+    checks: list[pa.Check] = []
+    if spec.required:
+        checks.append(_check(spec, Code.NOT_NULL, lambda _std, raw: ~_blank(raw)))
+    parse_code = _PARSE_CODES.get(spec.type)
+    if parse_code is not None:
+        checks.append(_check(spec, parse_code, lambda std, raw: std.is_not_null() | _blank(raw)))
+    return checks + _value_checks(spec)
+
+
+def build_schema(client: ClientConfig) -> pa.DataFrameSchema:
+    """The client's row-level schema; extra columns (lineage, raw copies) are allowed."""
+    return pa.DataFrameSchema(
+        {
+            spec.name: pa.Column(None, nullable=True, checks=_column_checks(spec))
+            for spec in client.columns
+        },
+        name=client.client_id,
+        strict=False,
+    )

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Run the ingest job through spark-submit.
+#
+#   ./scripts/run_pipeline.sh --demo              # bundled demo data, dev key generated locally
+#   ./scripts/run_pipeline.sh [--client ID ...]   # real run: needs LAKEHOUSE_TOKEN_KEY or LAKEHOUSE_KEY_FILE
+#
+# Other flags are passed to `lakehouse ingest` (see `lakehouse ingest --help`).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
+
+if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
+    sed -n '2,8p' "$0"; exit 0
+fi
+
+check_java
+ensure_venv
+cd "$ROOT"
+exec spark-submit \
+    --master "${SPARK_MASTER:-local[2]}" \
+    --driver-memory "${SPARK_DRIVER_MEMORY:-2g}" \
+    --conf spark.ui.enabled=false \
+    "$ROOT/jobs/ingest.py" "$@"

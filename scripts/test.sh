@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install dev dependencies into .venv, then lint, type-check and run the whole test suite.
+#   ./scripts/test.sh               # everything (what CI runs)
+#   ./scripts/test.sh -k silver     # extra arguments go to pytest
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
+
+check_java
+ensure_venv dev
+cd "$ROOT"
+
+echo "== ruff check" && ruff check .
+echo "== ruff format --check" && ruff format --check .
+echo "== mypy (strict on lakehouse/)" && mypy
+echo "== pytest"
+set +e
+pytest "$@"
+status=$?
+set -e
+if [[ $status -eq 5 ]]; then
+    echo "error: pytest collected no tests" >&2
+    exit 1
+fi
+exit $status
