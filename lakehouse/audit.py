@@ -94,7 +94,9 @@ class AuditRecord:
             return True
         parts = (self.rows_inserted, self.rows_updated, self.rows_unchanged, self.rows_stale)
         valid_ok = self.rows_valid is not None and self.rows_quarantined is not None
-        split_ok = valid_ok and self.rows_read == (self.rows_valid or 0) + (self.rows_quarantined or 0)
+        split_ok = valid_ok and self.rows_read == (self.rows_valid or 0) + (
+            self.rows_quarantined or 0
+        )
         merge_ok = any(p is None for p in parts) or sum(p or 0 for p in parts) == self.rows_valid
         return bool(split_ok and merge_ok)
 

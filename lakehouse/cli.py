@@ -25,21 +25,24 @@ log = logging.getLogger("lakehouse.cli")
 DEV_KEY_FILE = Path(".lakehouse/dev-keys.json")
 _SUMMARY_COLUMNS = (
     ("file_name", "file", 30),
-    ("status", "status", 9),
+    ("status", "status", 10),
     ("rows_read", "read", 6),
     ("rows_valid", "valid", 6),
     ("rows_quarantined", "quar", 5),
     ("rows_inserted", "ins", 5),
     ("rows_updated", "upd", 5),
     ("rows_unchanged", "same", 5),
-    ("rows_stale", "stale", 5),
-    ("reason", "reason", 0),
+    ("rows_stale", "stale", 6),
 )
 
 
 def _settings_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--conf", type=Path, default=Path("conf/lakehouse.yaml"),
-                        help="settings file (default: conf/lakehouse.yaml)")
+    parser.add_argument(
+        "--conf",
+        type=Path,
+        default=Path("conf/lakehouse.yaml"),
+        help="settings file (default: conf/lakehouse.yaml)",
+    )
     parser.add_argument("--lake-root", type=Path, help="overrides lake_root")
     parser.add_argument("--landing", type=Path, help="overrides landing_dir")
     parser.add_argument("--checkpoint-dir", type=Path, help="overrides checkpoint_dir")
@@ -61,19 +64,18 @@ def _load_settings(args: argparse.Namespace) -> Settings:
 
 def _print_summary(title: str, records: Sequence[AuditRecord]) -> None:
     print(f"\n{title}")
-    header = " ".join(label.ljust(width) if width else label for _, label, width in _SUMMARY_COLUMNS)
-    print(header + "  secs")
+    print("".join(label.ljust(width) for _, label, width in _SUMMARY_COLUMNS) + "secs  reason")
     for record in records:
         row = record.as_row()
         cells = []
         for key, _, width in _SUMMARY_COLUMNS:
             value = row.get(key)
             text = "-" if value is None else str(value)
-            cells.append(text[: width - 1].ljust(width) if width else text)
+            cells.append(text[: width - 1].ljust(width))
         elapsed = (
             (record.finished_at - record.started_at).total_seconds() if record.finished_at else 0
         )
-        print(" ".join(cells[:-1]) + " " + cells[-1].ljust(20) + f"  {elapsed:.1f}")
+        print("".join(cells) + f"{elapsed:<6.1f}" + (record.reason or record.error or ""))
 
 
 def _ensure_demo_key() -> None:
@@ -91,8 +93,14 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         return _run_demo(settings, args)
     keys = KeyRing.from_environment()
     started = time.perf_counter()
-    records = run_ingest(settings, clients, keys, only=args.client or ())
-    _report(records, args.json, f"run finished in {time.perf_counter() - started:.1f}s")
+    result = run_ingest(settings, clients, keys, only=args.client or ())
+    _report(
+        result.records,
+        args.json,
+        f"run {result.run_id}: {len(result.records)} new "
+        f"file(s) in {time.perf_counter() - started:.1f}s",
+    )
+    result.raise_for_failures()
     return 0
 
 
@@ -114,9 +122,14 @@ def _run_demo(settings: Settings, args: argparse.Namespace) -> int:
     for wave in (1, 2):
         demo.write(settings.landing_dir, waves=[wave])
         started = time.perf_counter()
-        records = run_ingest(settings, clients, keys, only=args.client or ())
-        _report(records, args.json, f"demo wave {wave}: {len(records)} new file(s) in "
-                f"{time.perf_counter() - started:.1f}s (tables under {settings.lake_root})")
+        result = run_ingest(settings, clients, keys, only=args.client or ())
+        _report(
+            result.records,
+            args.json,
+            f"demo wave {wave}: {len(result.records)} new "
+            f"file(s) in {time.perf_counter() - started:.1f}s (tables under {settings.lake_root})",
+        )
+        result.raise_for_failures()
     return 0
 
 
@@ -147,8 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
     _settings_args(ingest)
     ingest.add_argument("--client", action="append", help="only this client (repeatable)")
     ingest.add_argument("--trigger", choices=["available_now", "processing_time"])
-    ingest.add_argument("--demo", action="store_true",
-                        help="generate the bundled demo files (two waves) and ingest them")
+    ingest.add_argument(
+        "--demo",
+        action="store_true",
+        help="generate the bundled demo files (two waves) and ingest them",
+    )
     ingest.add_argument("--json", action="store_true", help="print audit rows as JSON")
     ingest.set_defaults(func=_cmd_ingest)
 

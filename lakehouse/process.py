@@ -77,8 +77,11 @@ def process_file(job: Job, landing: LandingFile, path: Path, record: AuditRecord
     if read.ignored_headers:
         log.warning(
             "file has columns the client config does not declare; they are not ingested",
-            extra={"client": client.client_id, "file": landing.name,
-                   "columns": ",".join(read.ignored_headers)},
+            extra={
+                "client": client.client_id,
+                "file": landing.name,
+                "columns": ",".join(read.ignored_headers),
+            },
         )
     validated: DataFrame | None = None
     try:
@@ -121,8 +124,11 @@ def process_file(job: Job, landing: LandingFile, path: Path, record: AuditRecord
                 silver_rows(valid, client, job.keys).toArrow(),
                 client,
                 retries=settings.merge_retries,
-                metadata={"run_id": job.run_id, "source_file": landing.name,
-                          "token_key_id": job.keys.token_key_id},
+                metadata={
+                    "run_id": job.run_id,
+                    "source_file": landing.name,
+                    "token_key_id": job.keys.token_key_id,
+                },
             )
         record.rows_inserted = counts.inserted
         record.rows_updated = counts.updated

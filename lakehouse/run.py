@@ -23,7 +23,7 @@ from lakehouse.pii.keys import KeyRing
 from lakehouse.process import Job, process_file
 from lakehouse.spark import build_spark
 
-__all__ = ["RunFailed", "new_run_id", "run_ingest"]
+__all__ = ["RunFailed", "RunResult", "new_run_id", "run_ingest"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,33 @@ class RunFailed(LakehouseError):
             fix="read the error column of `lake/audit/files` for these files, fix the cause "
             "and rerun; processed files are not reprocessed",
         )
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The audit rows a run wrote, and what went wrong (files and whole streams)."""
+
+    run_id: str
+    records: list[AuditRecord]
+    stream_errors: dict[str, str]
+
+    @property
+    def failed(self) -> list[AuditRecord]:
+        return [r for r in self.records if r.status == Status.FAILED]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.stream_errors
+
+    def raise_for_failures(self) -> None:
+        """Raises:
+        RunFailed: a file failed. LakehouseError: a landing stream failed outside a file.
+        """
+        if self.failed:
+            raise RunFailed(self.failed)
+        if self.stream_errors:
+            stream, error = next(iter(self.stream_errors.items()))
+            raise LakehouseError(f"landing stream '{stream}' failed: {error}", step="discover")
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:
@@ -84,7 +111,9 @@ class _Run:
         clients = self.job.clients
         if stream == UNROUTED:
             # Every file shows up here; only names no client stream will pick up are ours.
-            stray = [f for f in files if f.name.split("_", 1)[0] not in clients or "_" not in f.name]
+            stray = [
+                f for f in files if f.name.split("_", 1)[0] not in clients or "_" not in f.name
+            ]
             self._finish([self._reject(f, _routing_error(f, clients)) for f in stray])
             return
         parsed: list[tuple[LandingFile, DiscoveredFile]] = []
@@ -123,16 +152,21 @@ class _Run:
             self.ingested[record.file_sha256] = landing.name
             log.info(
                 "file ingested",
-                extra={**extra, "read": record.rows_read, "valid": record.rows_valid,
-                       "quarantined": record.rows_quarantined, "inserted": record.rows_inserted,
-                       "updated": record.rows_updated},
+                extra={
+                    **extra,
+                    "read": record.rows_read,
+                    "valid": record.rows_valid,
+                    "quarantined": record.rows_quarantined,
+                    "inserted": record.rows_inserted,
+                    "updated": record.rows_updated,
+                },
             )
         except LandingFileError as error:
             rejected = self._reject(file, error)
             rejected.file_sha256, rejected.creation_date = record.file_sha256, record.creation_date
             rejected.sequence = record.sequence
             return rejected
-        except Exception as exc:  # audited, then the batch fails and is replayed next run
+        except Exception as exc:  # noqa: BLE001 - audited; the batch fails and is replayed
             record.status = Status.FAILED
             record.error = safe_error(exc)
             log.error("file failed", extra={**extra, "error": record.error})
@@ -154,11 +188,10 @@ def run_ingest(
     *,
     only: Sequence[str] = (),
     run_id: str | None = None,
-) -> list[AuditRecord]:
-    """Ingest every new landing file (of ``only`` clients, if given) and return the audit rows.
+) -> RunResult:
+    """Ingest every new landing file (of ``only`` clients, if given).
 
-    Raises:
-        RunFailed: at least one file failed (after all other files were processed).
+    A failing file does not stop other files or clients; see ``RunResult.raise_for_failures``.
     """
     unknown = sorted(set(only) - set(clients))
     if unknown:
@@ -179,12 +212,10 @@ def run_ingest(
     streams = [*(only or sorted(clients)), UNROUTED]
     log.info("run started", extra={"run_id": job.run_id, "streams": ",".join(streams)})
     errors = discover(job.spark, settings, streams, run.handle)
-    failed = [r for r in run.records if r.status == Status.FAILED]
-    if failed:
-        raise RunFailed(failed)
-    if errors:
-        stream, error = next(iter(errors.items()))
-        raise LakehouseError(
-            f"landing stream '{stream}' failed: {safe_error(error)}", step="discover"
-        ) from error
-    return run.records
+    failed_streams = {r.client_id for r in run.records if r.status == Status.FAILED}
+    return RunResult(
+        run_id=job.run_id,
+        records=run.records,
+        # A stream that failed because one of its files failed is already in the audit.
+        stream_errors={s: safe_error(e) for s, e in errors.items() if s not in failed_streams},
+    )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
 from lakehouse.config.models import Settings
 
-__all__ = ["BASE_CONF", "build_spark", "use_this_python"]
+__all__ = ["BASE_CONF", "LOG4J_CONF", "build_spark", "driver_java_options", "use_this_python"]
 
 # Defaults that the pipeline relies on; conf/lakehouse.yaml can override any of them.
 BASE_CONF: dict[str, str] = {
@@ -22,7 +23,15 @@ BASE_CONF: dict[str, str] = {
     "spark.sql.redaction.string.regex": "(?i)0x[0-9a-f]{64,}",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.streaming.forceDeleteTempCheckpointLocation": "true",
+    "spark.ui.showConsoleProgress": "false",
 }
+
+LOG4J_CONF = Path(__file__).parent / "resources" / "log4j2.properties"
+
+
+def driver_java_options() -> str:
+    """JVM flags for the driver: lakehouse's log4j2 configuration."""
+    return f"-Dlog4j2.configurationFile=file:{LOG4J_CONF}"
 
 
 def use_this_python() -> None:
@@ -38,7 +47,13 @@ def build_spark(settings: Settings) -> SparkSession:
     """Create (or reuse) the session; under spark-submit, master comes from the command line."""
     builder = SparkSession.builder.appName(settings.spark.app_name)
     use_this_python()
-    conf = {**BASE_CONF, **settings.spark.conf}
+    # Only takes effect when this call starts the JVM (python -m lakehouse, tests);
+    # scripts/run_pipeline.sh passes the same flag to spark-submit.
+    conf = {
+        **BASE_CONF,
+        "spark.driver.extraJavaOptions": driver_java_options(),
+        **settings.spark.conf,
+    }
     for key, value in conf.items():
         builder = builder.config(key, value)
     if settings.spark.master:

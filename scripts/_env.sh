@@ -39,6 +39,10 @@ ensure_venv() {
         "$PYTHON_BIN" -m venv "$VENV"
     fi
     local stamp="$VENV/.lakehouse-installed${extras:+-$extras}"
+    # A dev install includes the base install.
+    if [[ -z "$extras" && -f "$VENV/.lakehouse-installed-dev" && ! "$ROOT/pyproject.toml" -nt "$VENV/.lakehouse-installed-dev" ]]; then
+        stamp="$VENV/.lakehouse-installed-dev"
+    fi
     if [[ ! -f "$stamp" || "$ROOT/pyproject.toml" -nt "$stamp" ]]; then
         echo "installing lakehouse${extras:+[$extras]} into $VENV (first run takes a minute)" >&2
         "$VENV/bin/python" -m pip install --quiet --upgrade pip >&2

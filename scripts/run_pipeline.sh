@@ -19,4 +19,5 @@ exec spark-submit \
     --master "${SPARK_MASTER:-local[2]}" \
     --driver-memory "${SPARK_DRIVER_MEMORY:-2g}" \
     --conf spark.ui.enabled=false \
+    --driver-java-options "-Dlog4j2.configurationFile=file:$ROOT/lakehouse/resources/log4j2.properties" \
     "$ROOT/jobs/ingest.py" "$@"

@@ -12,7 +12,7 @@ from pyspark.sql import SparkSession
 from lakehouse.config import load_clients
 from lakehouse.config.models import ClientConfig
 from lakehouse.pii.keys import KeyRing
-from lakehouse.spark import BASE_CONF, use_this_python
+from lakehouse.spark import BASE_CONF, driver_java_options, use_this_python
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -27,7 +27,11 @@ TEST_KEY = bytes(range(32, 64))
 def spark() -> Iterator[SparkSession]:
     use_this_python()
     builder = SparkSession.builder.master("local[2]").appName("lakehouse-tests")
-    for key, value in {**BASE_CONF, "spark.sql.shuffle.partitions": "2"}.items():
+    for key, value in {
+        **BASE_CONF,
+        "spark.sql.shuffle.partitions": "2",
+        "spark.driver.extraJavaOptions": driver_java_options(),
+    }.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")

@@ -42,7 +42,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(
-            "top level must be a mapping", path=str(path), expected="a mapping",
+            "top level must be a mapping",
+            path=str(path),
+            expected="a mapping",
             found=type(data).__name__,
         )
     return data
@@ -114,7 +116,8 @@ def load_clients(directory: Path) -> dict[str, ClientConfig]:
     """Load every ``*.yaml`` client file in ``directory``, keyed by client id."""
     if not directory.is_dir():
         raise ConfigError(
-            "clients directory not found", path=str(directory),
+            "clients directory not found",
+            path=str(directory),
             fix="set clients_dir in conf/lakehouse.yaml or LAKEHOUSE_CLIENTS_DIR",
         )
     clients = {}

@@ -80,7 +80,9 @@ class DeltaRsEngine:
         metadata: Mapping[str, str] | None = None,
     ) -> bool:
         if app_id is not None and self.transaction_version(path, app_id) is not None:
-            log.info("append skipped: already committed", extra={"table": str(path), "app_id": app_id})
+            log.info(
+                "append skipped: already committed", extra={"table": str(path), "app_id": app_id}
+            )
             return False
         path.mkdir(parents=True, exist_ok=True)
         try:
@@ -104,7 +106,10 @@ class DeltaRsEngine:
         path.mkdir(parents=True, exist_ok=True)
         try:
             return DeltaTable.create(
-                str(path), schema, partition_by=[partition_column], configuration=CDF_ON,
+                str(path),
+                schema,
+                partition_by=[partition_column],
+                configuration=CDF_ON,
                 mode="ignore",
             )
         except Exception as exc:
@@ -151,7 +156,7 @@ class DeltaRsEngine:
                         f"merge into {path} still conflicting after {retries} retries",
                         fix="rerun the job; concurrent writers on the same partition conflict",
                     ) from exc
-                delay = min(8.0, 0.2 * 2**attempt) * (0.5 + random.random())  # noqa: S311
+                delay = min(8.0, 0.2 * 2**attempt) * (0.5 + random.random())
                 log.warning(
                     "merge commit conflict, retrying",
                     extra={"table": str(path), "attempt": attempt, "delay_s": round(delay, 2)},
@@ -179,7 +184,12 @@ class DeltaRsEngine:
         )
         expression = None
         if key_filter is not None:
-            expression = pc.field(key_filter[0]).isin(pa.array(list(key_filter[1]), pa.string()))
+            column, values = key_filter
+            # delta-rs writes strings as string_view; pyarrow's statistics pruning then
+            # compares string with string_view and fails, so compare as plain strings.
+            expression = (
+                pc.field(column).cast(pa.string()).isin(pa.array(list(values), pa.string()))
+            )
         return dataset.to_table(columns=list(columns) if columns else None, filter=expression)
 
     def read_cdf(

@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlparse
 
 from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql.streaming import StreamingQuery
+from pyspark.sql.streaming.query import StreamingQuery
 
 from lakehouse.config.models import Settings
 

@@ -34,12 +34,16 @@ def protect(df: DataFrame, client: ClientConfig, keys: KeyRing) -> DataFrame:
     return df.select(*columns)
 
 
-def tokenise_pii_raw(df: DataFrame, client: ClientConfig, keys: KeyRing, *, corrupt: str) -> DataFrame:
+def tokenise_pii_raw(
+    df: DataFrame, client: ClientConfig, keys: KeyRing, *, corrupt: str
+) -> DataFrame:
     """For quarantine: every PII column (whatever its silver policy) and the raw text of
     malformed records become tokens, so quarantine holds no plaintext PII; non-PII columns
     stay readable for triage."""
     pii = {c.name for c in client.columns if c.pii is not None}
-    replaced = {name: tokenise(F.col(name), column=name, keys=keys) for name in pii if name in df.columns}
+    replaced = {
+        name: tokenise(F.col(name), column=name, keys=keys) for name in pii if name in df.columns
+    }
     if corrupt in df.columns:
         replaced[corrupt] = tokenise(F.col(corrupt), column=RAW_RECORD_DOMAIN, keys=keys)
     return df.withColumns(replaced) if replaced else df

@@ -36,7 +36,9 @@ def _reasons_for(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> pl.Series:
     except SchemaErrors as errors:
         cases = errors.failure_cases
     except SchemaError as error:  # raised instead of SchemaErrors for frame-level problems
-        raise StageError(f"validation could not run: {error.reason_code}", step="validate") from None
+        raise StageError(
+            f"validation could not run: {error.reason_code}", step="validate"
+        ) from None
     if cases["index"].null_count():
         # A failure that is not about a row (e.g. a missing column) is a bug, not bad data.
         kinds = sorted(set(cases.filter(pl.col("index").is_null())["check"].to_list()))
@@ -82,7 +84,9 @@ def validate(df: DataFrame, client: ClientConfig, *, corrupt_column: str) -> Dat
     their checks would be noise). Every row sharing a merge key with another row of the same
     file gets ``<key>:duplicate_key_in_file``: which one is right is ambiguous.
     """
-    out_schema = T.StructType([*df.schema.fields, T.StructField(REASONS, T.ArrayType(T.StringType()))])
+    out_schema = T.StructType(
+        [*df.schema.fields, T.StructField(REASONS, T.ArrayType(T.StringType()))]
+    )
     checked = df.mapInArrow(_validate_partition(client), out_schema)
     malformed = F.col(corrupt_column).isNotNull()
     keys = list(client.merge_key)

@@ -1,0 +1,154 @@
+"""The README's first command, `./scripts/run_pipeline.sh --demo`, run for real, then every
+table read back with deltalake and checked against what the demo generator planted."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pytest
+from e2e_support import REPO, Workspace, run
+
+from lakehouse.config import load_clients
+from lakehouse.demo import DemoDataset, build_demo
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    workspace: Workspace
+    demo: DemoDataset
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
+    root = tmp_path_factory.mktemp("demo")
+    workspace = Workspace(lake=root / "lake", landing=root / "landing")
+    result = run(["./scripts/run_pipeline.sh", "--demo"], workspace.env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    yield DemoRun(
+        workspace, build_demo(load_clients(REPO / "clients")), result.stdout, result.stderr
+    )
+
+
+def _audit_by_file(workspace: Workspace) -> dict[str, dict[str, object]]:
+    rows = workspace.table("audit/files").to_pylist()
+    counts = Counter(r["file_name"] for r in rows)
+    assert max(counts.values()) == 1, f"one audit row per file per run: {counts}"
+    return {str(r["file_name"]): r for r in rows}
+
+
+def test_demo_prints_a_summary_per_file(demo_run: DemoRun) -> None:
+    for demo_file in demo_run.demo.files:
+        assert demo_file.name in demo_run.stdout
+    assert "demo wave 1" in demo_run.stdout and "demo wave 2" in demo_run.stdout
+    assert "DEVELOPMENT key" in demo_run.stdout + demo_run.stderr
+
+
+def test_every_file_is_audited_with_the_expected_outcome(demo_run: DemoRun) -> None:
+    audit = _audit_by_file(demo_run.workspace)
+    expected_status = {
+        "duplicate": "DUPLICATE",
+        "misnamed": "REJECTED",
+        "unknown_client": "REJECTED",
+    }
+    for f in demo_run.demo.files:
+        row = audit[f.name]
+        assert row["status"] == expected_status.get(f.kind, "SUCCESS"), row
+        if row["status"] == "SUCCESS":
+            # Conservation, against the generator's own count of records in the file.
+            assert row["rows_read"] == f.data_records
+            assert row["rows_quarantined"] == f.invalid_records
+            assert row["rows_valid"] == f.data_records - f.invalid_records
+            assert row["rows_valid"] == sum(
+                int(row[k])
+                for k in ("rows_inserted", "rows_updated", "rows_unchanged", "rows_stale")
+            )
+            assert row["file_sha256"] and len(str(row["file_sha256"])) == 64
+            assert row["started_at"] <= row["finished_at"]
+    reasons = {audit[f.name]["reason"] for f in demo_run.demo.files if f.kind != "normal"}
+    assert {"misnamed_file", "unknown_client"} <= reasons
+    duplicate = next(f for f in demo_run.demo.files if f.kind == "duplicate")
+    assert str(audit[duplicate.name]["reason"]).startswith("duplicate_of:")
+
+
+def test_tables_hold_what_the_files_held(demo_run: DemoRun) -> None:
+    ws = demo_run.workspace
+    ingested = [
+        f for f in demo_run.demo.files if f.kind in ("normal", "update", "late", "sequence")
+    ]
+    assert ws.table("bronze/members").num_rows == sum(f.data_records for f in ingested)
+    assert ws.table("quarantine/members").num_rows == sum(f.invalid_records for f in ingested)
+    silver = ws.table("silver/members")
+    per_client = Counter(silver.column("client_id").to_pylist())
+    assert dict(per_client) == demo_run.demo.expected_silver_rows()
+
+
+def test_quarantine_has_reasons_and_no_plaintext_pii(demo_run: DemoRun) -> None:
+    quarantine = demo_run.workspace.table("quarantine/members")
+    codes = {
+        code.split(":", 1)[1]
+        for reasons in quarantine.column("_reasons").to_pylist()
+        for code in reasons
+    }
+    assert {"malformed", "duplicate_key_in_file", "not_null", "invalid_date", "isin"} <= codes
+    assert all(reasons for reasons in quarantine.column("_reasons").to_pylist())
+    # Every PII column holds 64-hex tokens (or NULL), never the value from the file.
+    for column in ("member_id", "first_name", "last_name", "birth_date", "phone", "email"):
+        values = [v for v in quarantine.column(column).to_pylist() if v is not None]
+        assert all(len(v) == 64 and int(v, 16) >= 0 for v in values), column
+
+
+def test_late_file_never_overwrites_newer_rows(demo_run: DemoRun) -> None:
+    late = next(f for f in demo_run.demo.files if f.kind == "late")
+    audit = _audit_by_file(demo_run.workspace)[late.name]
+    assert int(audit["rows_stale"]) > 0  # type: ignore[arg-type]
+    silver = demo_run.workspace.table("silver/members")
+    from_late = silver.filter(pc.equal(silver.column("_source_file"), late.name))
+    # Only the members that were new in the late file come from it.
+    assert from_late.num_rows == audit["rows_inserted"]
+
+
+def test_sequence_two_is_applied_after_sequence_one(demo_run: DemoRun) -> None:
+    audit = _audit_by_file(demo_run.workspace)
+    second = next(
+        f for f in demo_run.demo.files if f.kind == "sequence" and f.name.endswith("_2.csv")
+    )
+    assert int(audit[second.name]["rows_updated"]) > 0  # type: ignore[arg-type]
+    assert int(audit[second.name]["rows_stale"]) == 0  # type: ignore[arg-type]
+
+
+def test_cdf_matches_the_audit(demo_run: DemoRun) -> None:
+    from deltalake import DeltaTable
+
+    table = DeltaTable(str(demo_run.workspace.lake / "silver/members"))
+    cdf = table.load_cdf(starting_version=0).read_all()
+    import pyarrow as pa
+
+    kinds = Counter(pa.table(cdf).column("_change_type").to_pylist())
+    rows = [r for r in _audit_by_file(demo_run.workspace).values() if r["status"] == "SUCCESS"]
+    assert kinds["insert"] == sum(int(r["rows_inserted"]) for r in rows)  # type: ignore[arg-type]
+    assert kinds["update_postimage"] == sum(int(r["rows_updated"]) for r in rows)  # type: ignore[arg-type]
+    assert kinds["update_preimage"] == kinds["update_postimage"]
+
+
+def test_second_demo_run_changes_nothing(demo_run: DemoRun) -> None:
+    ws = demo_run.workspace
+    before = {t: ws.version(t) for t in ("bronze/members", "quarantine/members", "silver/members")}
+    audit_rows = ws.table("audit/files").num_rows
+    again = run(["./scripts/run_pipeline.sh", "--demo"], ws.env())
+    assert again.returncode == 0, again.stderr
+    assert {t: ws.version(t) for t in before} == before
+    assert ws.table("audit/files").num_rows == audit_rows
+    assert "0 new file(s)" in again.stdout
+
+
+def test_demo_files_are_generated_under_the_landing_dir(demo_run: DemoRun) -> None:
+    names = {p.name for p in Path(demo_run.workspace.landing).iterdir()}
+    assert {f.name for f in demo_run.demo.files} <= names

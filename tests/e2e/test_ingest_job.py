@@ -1,0 +1,97 @@
+"""`spark-submit jobs/ingest.py` as users run it: exactly once, per client, incremental, keyed."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+
+import pytest
+from e2e_support import REPO, TEST_TOKEN_KEY, Workspace, run, spark_submit_env
+
+from lakehouse.config import load_clients
+from lakehouse.demo import build_demo
+
+pytestmark = pytest.mark.e2e
+
+SUBMIT = ["spark-submit", "--master", "local[2]", "jobs/ingest.py"]
+
+
+def test_job_refuses_to_run_without_a_key(workspace: Workspace) -> None:
+    workspace.landing.mkdir(parents=True)
+    result = run(SUBMIT, spark_submit_env(workspace))
+    assert result.returncode == 1
+    output = result.stdout + result.stderr  # spark-submit merges the driver's stderr into stdout
+    assert "LAKEHOUSE_TOKEN_KEY" in output and "LAKEHOUSE_KEY_FILE" in output
+    assert not (workspace.lake / "silver").exists()
+
+
+def test_exactly_once_per_client_and_incremental(workspace: Workspace) -> None:
+    demo = build_demo(load_clients(REPO / "clients"))
+    env = spark_submit_env(workspace, LAKEHOUSE_TOKEN_KEY=TEST_TOKEN_KEY)
+    demo.write(workspace.landing, waves=[1])
+    wave1 = {f.name for f in demo.files if f.wave == 1}
+
+    # Only acme: globex files stay unseen for globex's own checkpoint.
+    first = run([*SUBMIT, "--client", "acme"], env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    audited = Counter(r["file_name"] for r in workspace.table("audit/files").to_pylist())
+    assert set(audited) == {n for n in wave1 if n.startswith("acme_")}
+
+    # Everything: globex is picked up now, acme is not processed again.
+    second = run(SUBMIT, env)
+    assert second.returncode == 0, second.stdout + second.stderr
+    audited = Counter(r["file_name"] for r in workspace.table("audit/files").to_pylist())
+    assert set(audited) == wave1 and set(audited.values()) == {1}
+    silver_version = workspace.version("silver/members")
+    bronze_rows = workspace.table("bronze/members").num_rows
+
+    # Wave 2 arrives: only the new files are processed, each once.
+    demo.write(workspace.landing, waves=[2])
+    third = run(SUBMIT, env)
+    assert third.returncode == 0, third.stdout + third.stderr
+    audit = workspace.table("audit/files").to_pylist()
+    assert Counter(r["file_name"] for r in audit) == Counter({f.name: 1 for f in demo.files})
+    assert workspace.version("silver/members") > silver_version
+    ingested_wave2 = [f for f in demo.files if f.wave == 2 and f.kind in ("update", "late")]
+    assert workspace.table("bronze/members").num_rows == bronze_rows + sum(
+        f.data_records for f in ingested_wave2
+    )
+
+    # A lost checkpoint does not mean double ingestion: checksums catch every file again.
+    shutil.rmtree(workspace.lake / "_checkpoints")
+    silver_version = workspace.version("silver/members")
+    fourth = run(SUBMIT, env)
+    assert fourth.returncode == 0, fourth.stdout + fourth.stderr
+    statuses = Counter(
+        r["status"]
+        for r in workspace.table("audit/files").to_pylist()
+        if r["run_id"] not in {a["run_id"] for a in audit}
+    )
+    assert statuses["SUCCESS"] == 0 and statuses["DUPLICATE"] > 0
+    assert workspace.version("silver/members") == silver_version
+
+
+def test_malformed_and_bad_rows_are_quarantined_with_reasons(workspace: Workspace) -> None:
+    workspace.landing.mkdir(parents=True)
+    header = "MemberID,FirstName,LastName,DOB,Phone,Email,Zip,Plan\n"
+    rows = (
+        "AC0000001,Ann,Lee,1970-05-05,(212) 555-0142,ann@example.org,10001,gold\n"
+        "AC0000002,Bo,Kim,1980-02-30,,,10001,gold\n"  # impossible date
+        'AC0000003,"Smith, Jo",Ng,1990-01-01,,,10001\n'  # one field short
+        "AC0000004,Cy,Ito,1990-01-01,,,10001,gold,extra\n"  # one field too many
+        "AC0000005,Di,Wu,1990-01-01,,,10001,TIN\n"  # plan not allowed
+    )
+    (workspace.landing / "acme_2026-03-01.csv").write_text(header + rows, encoding="utf-8")
+    result = run(SUBMIT, spark_submit_env(workspace, LAKEHOUSE_TOKEN_KEY=TEST_TOKEN_KEY))
+    assert result.returncode == 0, result.stdout + result.stderr
+    (audit,) = workspace.table("audit/files").to_pylist()
+    assert (audit["rows_read"], audit["rows_valid"], audit["rows_quarantined"]) == (5, 1, 4)
+    quarantine = workspace.table("quarantine/members").to_pylist()
+    by_record = {r["_record_number"]: r["_reasons"] for r in quarantine}
+    assert by_record == {
+        2: ["birth_date:invalid_date"],
+        3: ["_record:malformed"],
+        4: ["_record:malformed"],
+        5: ["plan_code:isin"],
+    }
+    assert "Smith" not in str(quarantine) and "Jo" not in str([r["first_name"] for r in quarantine])
