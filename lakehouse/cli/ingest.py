@@ -1,26 +1,21 @@
-"""The ``lakehouse`` command (also behind ``spark-submit jobs/ingest.py``)."""
+"""``lakehouse ingest``, ``demo-data`` and ``validate-config``."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from lakehouse.audit import AuditRecord
-from lakehouse.config import load_clients, load_settings
+from lakehouse.cli._common import Subcommands, load_cli_settings, settings_args
+from lakehouse.config import load_clients
 from lakehouse.config.models import Settings
-from lakehouse.errors import LakehouseError
-from lakehouse.logs import configure_logging
 from lakehouse.pii.keys import KEY_FILE_ENV, TOKEN_KEY_ENV, KeyRing, create_dev_key_file
 
-__all__ = ["main"]
-
-log = logging.getLogger("lakehouse.cli")
+__all__ = ["register"]
 
 DEV_KEY_FILE = Path(".lakehouse/dev-keys.json")
 _SUMMARY_COLUMNS = (
@@ -34,32 +29,6 @@ _SUMMARY_COLUMNS = (
     ("rows_unchanged", "same", 5),
     ("rows_stale", "stale", 6),
 )
-
-
-def _settings_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--conf",
-        type=Path,
-        default=Path("conf/lakehouse.yaml"),
-        help="settings file (default: conf/lakehouse.yaml)",
-    )
-    parser.add_argument("--lake-root", type=Path, help="overrides lake_root")
-    parser.add_argument("--landing", type=Path, help="overrides landing_dir")
-    parser.add_argument("--checkpoint-dir", type=Path, help="overrides checkpoint_dir")
-    parser.add_argument("--clients-dir", type=Path, help="overrides clients_dir")
-
-
-def _load_settings(args: argparse.Namespace) -> Settings:
-    return load_settings(
-        args.conf if args.conf.exists() or args.conf != Path("conf/lakehouse.yaml") else None,
-        overrides={
-            "lake_root": args.lake_root,
-            "landing_dir": args.landing,
-            "checkpoint_dir": args.checkpoint_dir,
-            "clients_dir": args.clients_dir,
-            "trigger": getattr(args, "trigger", None),
-        },
-    )
 
 
 def _print_summary(title: str, records: Sequence[AuditRecord]) -> None:
@@ -87,7 +56,7 @@ def _ensure_demo_key() -> None:
 def _cmd_ingest(args: argparse.Namespace) -> int:
     from lakehouse.run import run_ingest  # imports pyspark: keep other commands fast
 
-    settings = _load_settings(args)
+    settings = load_cli_settings(args)
     clients = load_clients(settings.clients_dir)
     if args.demo:
         return _run_demo(settings, args)
@@ -136,7 +105,7 @@ def _run_demo(settings: Settings, args: argparse.Namespace) -> int:
 def _cmd_demo_data(args: argparse.Namespace) -> int:
     from lakehouse.demo import build_demo
 
-    settings = _load_settings(args)
+    settings = load_cli_settings(args)
     demo = build_demo(load_clients(settings.clients_dir), seed=args.seed)
     paths = demo.write(settings.landing_dir, waves=args.wave or (1, 2))
     print(f"{len(paths)} demo file(s) in {settings.landing_dir}")
@@ -144,20 +113,16 @@ def _cmd_demo_data(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate_config(args: argparse.Namespace) -> int:
-    settings = _load_settings(args)
+    settings = load_cli_settings(args)
     clients = load_clients(settings.clients_dir)
     for client_id, client in sorted(clients.items()):
         print(f"ok  {client_id}: dataset={client.dataset} columns={len(client.columns)}")
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lakehouse", description=__doc__)
-    parser.add_argument("--log-level", default=os.environ.get("LAKEHOUSE_LOG_LEVEL", "INFO"))
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def register(sub: Subcommands) -> None:
     ingest = sub.add_parser("ingest", help="ingest new landing files into the lake")
-    _settings_args(ingest)
+    settings_args(ingest)
     ingest.add_argument("--client", action="append", help="only this client (repeatable)")
     ingest.add_argument("--trigger", choices=["available_now", "processing_time"])
     ingest.add_argument(
@@ -169,26 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.set_defaults(func=_cmd_ingest)
 
     demo = sub.add_parser("demo-data", help="write the seeded demo landing files")
-    _settings_args(demo)
+    settings_args(demo)
     demo.add_argument("--wave", type=int, action="append", choices=[1, 2])
     demo.add_argument("--seed", type=int, default=42)
     demo.set_defaults(func=_cmd_demo_data)
 
     check = sub.add_parser("validate-config", help="load and check every client file")
-    _settings_args(check)
+    settings_args(check)
     check.set_defaults(func=_cmd_validate_config)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    configure_logging(args.log_level)
-    try:
-        return int(args.func(args))
-    except LakehouseError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
