@@ -1,0 +1,113 @@
+"""Text standardisers: whitespace, casing, names, e-mail addresses and US ZIP codes.
+
+Every function takes the raw string column and returns the standardised column, or NULL when the
+raw value is blank or not valid for its type; none of them raises on data.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+__all__ = ["clean_email", "clean_name", "clean_text", "squish", "strip", "zip5"]
+
+TextCase = Literal["upper", "lower", "title", "none"]
+
+# Unicode White_Space (Java's `\s` alone is ASCII only): adds NBSP from Excel/HTML, thin spaces,
+# line/paragraph separators and NEL. It is the set polars' str.strip_chars() removes, so
+# validation's "blank raw value" and "NULL after standardising" agree.
+_WHITESPACE = r"[\s\p{Z}\x{0085}]"
+_EDGE_WHITESPACE = rf"^{_WHITESPACE}+|{_WHITESPACE}+$"
+
+# Names are capitalised after these as well as after a space: O'Brien, Smith-Jones, D’Arcy.
+_NAME_BREAKS = "-'\u2019"
+
+# Shape only (local@domain.tld); deliverability is not knowable here. Labels are bounded so a
+# hostile value cannot make the Java regex backtrack for long.
+_EMAIL_ATOM = r"[\p{L}\p{N}!#$%&'*+/=?^_`{|}~-]+"
+_EMAIL_LABEL = r"[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?"
+_EMAIL_TLD = r"(?:\p{L}{2,63}|xn--[a-z0-9-]{1,59})"  # letters, or an IDN in punycode
+_EMAIL = rf"^{_EMAIL_ATOM}(?:\.{_EMAIL_ATOM})*@(?:{_EMAIL_LABEL}\.)+{_EMAIL_TLD}$"
+_EMAIL_MAX_LENGTH = 254  # RFC 5321 path limit
+_EMAIL_LOCAL_MAX_LENGTH = 64
+
+_ZIP5_OR_ZIP9 = r"^[0-9]{5}(?:[- ]?[0-9]{4})?$"
+# A 4-digit ZIP lost its leading zero in a spreadsheet (New England, NJ, PR: 02134 -> 2134).
+_ZIP_LOST_ZERO = r"^[0-9]{4}$"
+_ZIP_PLACEHOLDER = "00000"  # never assigned; files use it for "unknown"
+
+
+def strip(column: Column) -> Column:
+    """Cast to string and trim Unicode whitespace at both ends; NULL if nothing is left."""
+    trimmed = F.regexp_replace(column.cast("string"), _EDGE_WHITESPACE, "")
+    return F.when(trimmed != "", trimmed)
+
+
+def squish(column: Column) -> Column:
+    """Like ``strip``, and collapse each inner run of whitespace to one space."""
+    # After the collapse every whitespace run is one ASCII space, which F.trim removes.
+    collapsed = F.trim(F.regexp_replace(column.cast("string"), f"{_WHITESPACE}+", " "))
+    return F.when(collapsed != "", collapsed)
+
+
+def clean_text(column: Column, case: TextCase) -> Column:
+    """Trim, collapse whitespace and apply ``case``; NULL if blank.
+
+    ``title`` capitalises the first letter after each space and lower-cases the rest (Spark's
+    ``initcap``); use ``clean_name`` for person names, which also breaks on ``-`` and ``'``.
+
+    Raises:
+        ValueError: ``case`` is not one of upper, lower, title, none.
+    """
+    text = squish(column)
+    if case == "upper":
+        return F.upper(text)
+    if case == "lower":
+        return F.lower(text)
+    if case == "title":
+        return F.initcap(text)
+    if case == "none":
+        return text
+    raise ValueError(f"unknown case {case!r}; expected upper, lower, title or none")
+
+
+def clean_name(column: Column) -> Column:
+    """Person name: trimmed, whitespace collapsed, title-cased after space, ``-`` and ``'``.
+
+    ``"  o'brien-SMITH "`` becomes ``"O'Brien-Smith"``. NULL if blank or if the value holds no
+    letter at all (``"123"``, ``"--"``), which is not a name in any script.
+    """
+    name = squish(column)
+    # initcap only breaks words on a space, so put a space after each break character,
+    # title-case, then remove exactly the spaces that were added.
+    spaced = F.regexp_replace(name, f"([{_NAME_BREAKS}])", "$1 ")
+    titled = F.regexp_replace(F.initcap(spaced), f"([{_NAME_BREAKS}]) ", "$1")
+    return F.when(name.rlike(r"\p{L}"), titled)
+
+
+def clean_email(column: Column) -> Column:
+    """E-mail address trimmed and lower-cased; NULL if blank or not shaped local@domain.tld."""
+    email = F.lower(strip(column))
+    local_length = F.length(F.substring_index(email, "@", 1))
+    # Lengths first: Spark's AND short-circuits, so over-long values never reach the regex.
+    shaped = (
+        (F.length(email) <= _EMAIL_MAX_LENGTH)
+        & (local_length <= _EMAIL_LOCAL_MAX_LENGTH)
+        & email.rlike(_EMAIL)
+    )
+    return F.when(shaped, email)
+
+
+def zip5(column: Column) -> Column:
+    """Five-digit US ZIP from ``12345``, ``12345-6789``, ``12345 6789``, ``123456789``, ``2134``.
+
+    A 4-digit value gets its leading zero back. Anything else, and the placeholder ``00000``,
+    is NULL.
+    """
+    raw = strip(column)
+    zip_code = F.when(raw.rlike(_ZIP5_OR_ZIP9), F.substring(raw, 1, 5)).when(
+        raw.rlike(_ZIP_LOST_ZERO), F.lpad(raw, 5, "0")
+    )
+    return F.when(zip_code != _ZIP_PLACEHOLDER, zip_code)
