@@ -1,0 +1,61 @@
+"""Every kind of bad input in one landing directory: no crash, nothing blocked, all explained."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from bad_inputs import Duplicate, Ignored, Rejected, Rows, write_corpus
+from e2e_support import REPO, TEST_KEYS, Workspace, run, spark_submit_env
+
+from lakehouse.config import load_clients
+from lakehouse.demo import build_demo
+
+pytestmark = pytest.mark.e2e
+
+SUBMIT = ["spark-submit", "--master", "local[2]", "jobs/ingest.py"]
+
+
+def test_bad_inputs_are_each_accounted_for(workspace: Workspace) -> None:
+    items = write_corpus(workspace.landing, workspace.lake.parent / "outside")
+    # Another client's good file in the same drop must not be blocked by any of them.
+    demo = build_demo(load_clients(REPO / "clients"), members_per_client=100)
+    globex = next(f for f in demo.files if f.client_id == "globex")
+    (workspace.landing / globex.name).write_bytes(globex.content)
+    result = run(SUBMIT, spark_submit_env(workspace, **TEST_KEYS), timeout=900)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Traceback" not in output
+
+    audit = workspace.table("audit/files").to_pylist()
+    by_name = {r["file_name"]: r for r in audit}
+    assert Counter(r["file_name"] for r in audit).most_common(1)[0][1] == 1
+    assert by_name[globex.name]["status"] in ("SUCCESS", "HELD")
+    assert by_name[globex.name]["rows_read"] == globex.data_records
+    quarantine = workspace.table("quarantine/members").to_pylist()
+    handled = 0
+    for item in items:
+        outcome, row = item.outcome, by_name.get(item.name)
+        if isinstance(outcome, Ignored):
+            assert row is None, item.kind
+        elif isinstance(outcome, Rejected):
+            assert row is not None, item.kind
+            assert (row["status"], row["reason"]) == ("REJECTED", outcome.reason), item.kind
+            assert row["rows_read"] is None, item.kind
+        elif isinstance(outcome, Duplicate):
+            assert row is not None and row["status"] == "DUPLICATE", item.kind
+        else:
+            assert isinstance(outcome, Rows)
+            assert row is not None and row["status"] in ("SUCCESS", "HELD"), (item.kind, row)
+            assert (row["rows_read"], row["rows_quarantined"]) == (outcome.read, outcome.bad), (
+                item.kind
+            )
+            assert row["rows_read"] == row["rows_valid"] + row["rows_quarantined"]
+            found = {
+                code for q in quarantine if q["_source_file"] == item.name for code in q["_reasons"]
+            }
+            assert outcome.reasons <= found, (item.kind, found)
+        handled += 1
+    assert handled == len(items) >= 30
+    # Nothing from the link target (outside landing) was read.
+    assert not any(r["_source_file"] == "acme_2026-03-22.csv" for r in quarantine)

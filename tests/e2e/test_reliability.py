@@ -1,0 +1,99 @@
+"""Circuit breaker, release, and concurrent runs, through the real entry points."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+from e2e_support import REPO, TEST_KEYS, Workspace, run, spark_submit_env
+
+from lakehouse.config import load_clients
+from lakehouse.demo import build_demo
+from lakehouse.lock import ClientLock
+
+pytestmark = pytest.mark.e2e
+
+SUBMIT = ["spark-submit", "--master", "local[2]", "jobs/ingest.py"]
+HEADER = "MemberID,FirstName,LastName,DOB,Phone,Email,Zip,Plan\n"
+
+
+def _acme_file(ws: Workspace, name: str, good: int, bad: int) -> None:
+    rows = [f"AC{i:07d},Ann,Lee,1970-05-05,,,10001,gold\n" for i in range(1, good + 1)]
+    rows += [
+        f"AC{i:07d},Ann,Lee,not-a-date,,,10001,gold\n" for i in range(good + 1, good + bad + 1)
+    ]
+    ws.landing.mkdir(parents=True, exist_ok=True)
+    (ws.landing / name).write_text(HEADER + "".join(rows), encoding="utf-8")
+
+
+def test_a_file_over_the_threshold_is_held_then_released(workspace: Workspace) -> None:
+    env = spark_submit_env(workspace, **TEST_KEYS)
+    _acme_file(workspace, "acme_2026-03-01.csv", good=6, bad=4)  # 40% > acme's 20%
+    held = run(SUBMIT, env)
+    assert held.returncode == 0, held.stdout + held.stderr
+    (audit,) = workspace.table("audit/files").to_pylist()
+    assert audit["status"] == "HELD"
+    assert audit["reason"] == "invalid_ratio:0.4000>0.2"
+    assert (audit["rows_read"], audit["rows_valid"], audit["rows_quarantined"]) == (10, 6, 4)
+    assert workspace.table("bronze/members").num_rows == 10
+    assert workspace.table("quarantine/members").num_rows == 4
+    assert not (workspace.lake / "silver" / "members").exists()
+    assert "ALERT file_held" in held.stdout + held.stderr
+
+    released = run(
+        [sys.executable, "-m", "lakehouse", "release", "--file", "acme_2026-03-01.csv"], env
+    )
+    assert released.returncode == 0, released.stdout + released.stderr
+    assert "released acme_2026-03-01.csv: status=SUCCESS inserted=6" in released.stdout
+    statuses = [r["status"] for r in workspace.table("audit/files").to_pylist()]
+    assert sorted(statuses) == ["HELD", "SUCCESS"]
+    assert workspace.table("silver/members").num_rows == 6
+    assert workspace.table("bronze/members").num_rows == 10  # not appended twice
+
+
+def test_two_clients_ingest_at_the_same_time(workspace: Workspace) -> None:
+    demo = build_demo(load_clients(REPO / "clients"), members_per_client=200)
+    demo.write(workspace.landing, waves=[1])
+    env = spark_submit_env(workspace, **TEST_KEYS)
+    procs = [
+        subprocess.Popen(
+            [*SUBMIT, "--client", client],
+            cwd=REPO,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for client in ("acme", "globex")
+    ]
+    outputs = [p.communicate(timeout=600)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    audit = workspace.table("audit/files").to_pylist()
+    wave1 = {f.name for f in demo.files if f.wave == 1}
+    assert Counter(r["file_name"] for r in audit) == Counter({n: 1 for n in wave1})
+    assert {r["status"] for r in audit} == {"SUCCESS"}
+    inserted: Counter[str] = Counter()
+    for row in audit:
+        inserted[row["client_id"]] += row["rows_inserted"]
+    silver = workspace.table("silver/members")
+    assert Counter(silver.column("client_id").to_pylist()) == inserted
+    assert set(inserted) == {"acme", "globex"} and min(inserted.values()) > 100
+
+
+def test_a_second_run_for_the_same_client_skips_it_with_a_clear_message(
+    workspace: Workspace,
+) -> None:
+    _acme_file(workspace, "acme_2026-03-01.csv", good=5, bad=0)
+    env = spark_submit_env(workspace, **TEST_KEYS)
+    with ClientLock(workspace.lake / "_locks", "acme", run_id="other-run"):
+        loser = run([*SUBMIT, "--client", "acme"], env)
+    assert loser.returncode == 0, loser.stdout + loser.stderr
+    assert "skipped acme: 'acme' is being ingested by another run" in loser.stdout + loser.stderr
+    assert "other-run" in loser.stdout + loser.stderr
+    assert not (workspace.lake / "bronze").exists()
+    winner = run([*SUBMIT, "--client", "acme"], env)
+    assert winner.returncode == 0, winner.stdout + winner.stderr
+    (audit,) = workspace.table("audit/files").to_pylist()
+    assert audit["status"] == "SUCCESS" and audit["rows_inserted"] == 5

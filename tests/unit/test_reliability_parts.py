@@ -1,0 +1,78 @@
+"""Run lock, fault points and alert sinks: the small parts the reliability harness relies on."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lakehouse.alerts import Alert, AlertKind, LogAlertSink, send
+from lakehouse.lock import ClientLock, LockBusyError
+
+
+def test_second_holder_of_a_client_lock_is_refused_with_the_holder(tmp_path: Path) -> None:
+    with ClientLock(tmp_path, "acme", run_id="run-1"):
+        with pytest.raises(LockBusyError) as busy, ClientLock(tmp_path, "acme", run_id="run-2"):
+            pass
+        assert "run-1" in str(busy.value) and busy.value.client == "acme"
+        with ClientLock(tmp_path, "globex", run_id="run-2"):  # other clients are independent
+            pass
+    with ClientLock(tmp_path, "acme", run_id="run-3"):  # released on exit
+        pass
+
+
+def test_a_dead_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
+    code = (
+        "import os, signal; from pathlib import Path; from lakehouse.lock import ClientLock\n"
+        f"ClientLock(Path({str(tmp_path)!r}), 'acme', run_id='doomed').__enter__()\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == -9
+    with ClientLock(tmp_path, "acme", run_id="next"):
+        pass
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("before_merge", -9),  # fires at the first reach
+        ("before_merge#2", -9),  # fires at the second
+        ("before_merge#3", 0),  # never reached three times
+        ("after_merge", 0),  # other point
+        ("before_merge@50", -9),  # timer: dies during what follows
+    ],
+)
+def test_fault_points(spec: str, expected: int) -> None:
+    code = (
+        "import time; from lakehouse.faults import reach\n"
+        "reach('before_merge'); reach('before_merge'); time.sleep(0.5)\n"
+    )
+    env = {"LAKEHOUSE_FAULT": spec, "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-c", code], env=env, check=False)
+    assert result.returncode == expected
+
+
+class _Broken:
+    name = "broken"
+
+    def send(self, alert: Alert) -> None:
+        raise ConnectionError("down")
+
+
+def test_alerts_reach_every_sink_even_if_one_fails(caplog: pytest.LogCaptureFixture) -> None:
+    alert = Alert(
+        AlertKind.FILE_HELD, "acme", "acme_2026-01-05.csv", "run-1", "file held", {"rows_read": 10}
+    )
+    with caplog.at_level(logging.WARNING, logger="lakehouse.alerts"):
+        logger = logging.getLogger("lakehouse")
+        propagate, logger.propagate = logger.propagate, True
+        try:
+            send([_Broken(), LogAlertSink()], alert)
+        finally:
+            logger.propagate = propagate
+    messages = [r.getMessage() for r in caplog.records]
+    assert "ALERT file_held: file held" in messages
+    assert "alert sink failed" in messages
