@@ -19,7 +19,19 @@ import pyarrow as pa
 from lakehouse.engine.base import TableEngine
 from lakehouse.errors import LakehouseError
 
-__all__ = ["AUDIT_SCHEMA", "AuditRecord", "Status", "append_audit", "ingested_files", "safe_error"]
+__all__ = [
+    "AUDIT_SCHEMA",
+    "PII_EVENT_SCHEMA",
+    "AuditRecord",
+    "PiiEvent",
+    "Status",
+    "append_audit",
+    "append_pii_event",
+    "audited_names",
+    "ingested_files",
+    "pii_events_path",
+    "safe_error",
+]
 
 
 class Status(StrEnum):
@@ -27,6 +39,7 @@ class Status(StrEnum):
     DUPLICATE = "DUPLICATE"  # same SHA-256 as a file already ingested: skipped
     REJECTED = "REJECTED"  # not processable (name, client, header): nothing written
     FAILED = "FAILED"  # an error stopped processing; the file is retried on the next run
+    HELD = "HELD"  # invalid ratio above the client's threshold: nothing reached silver
 
 
 AUDIT_SCHEMA = pa.schema(
@@ -53,6 +66,8 @@ AUDIT_SCHEMA = pa.schema(
         ("finished_at", pa.timestamp("us", tz="UTC")),
         ("stage_seconds", pa.string()),
         ("error", pa.string()),
+        # JSON {kind: count} of PHI redacted in free-text columns (NULL: no free-text column).
+        ("phi_redactions", pa.string()),
     ]
 )
 
@@ -81,11 +96,14 @@ class AuditRecord:
     finished_at: dt.datetime | None = None
     stage_seconds: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+    phi_redactions: dict[str, int] | None = None
 
     def as_row(self) -> dict[str, object]:
         row = asdict(self)
         row["status"] = self.status.value
         row["stage_seconds"] = json.dumps(self.stage_seconds, sort_keys=True)
+        if self.phi_redactions is not None:
+            row["phi_redactions"] = json.dumps(self.phi_redactions, sort_keys=True)
         return row
 
     def conserved(self) -> bool:
@@ -124,7 +142,74 @@ def ingested_files(engine: TableEngine, path: Path) -> dict[str, str]:
     }
 
 
-_QUOTED = re.compile(r"""('[^']*'|"[^"]*")""")
+def audited_names(engine: TableEngine, path: Path) -> set[str]:
+    """Names of every file that has an audit row, whatever its outcome."""
+    if not engine.exists(path):
+        return set()
+    return set(engine.read(path, columns=["file_name"]).column("file_name").to_pylist())
+
+
+PII_EVENT_SCHEMA = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("event", pa.string()),  # decrypt | forget | keys_rotate
+        ("status", pa.string()),  # SUCCESS | FAILED
+        ("client_id", pa.string()),
+        ("tables", pa.string()),
+        ("columns", pa.string()),
+        ("rows", pa.int64()),
+        ("key_ids", pa.string()),
+        # forget/decrypt by member: a keyed fingerprint of the request, never the value or
+        # the member's token (erasure verifies that token is gone from every file).
+        ("subject", pa.string()),
+        ("reason", pa.string()),
+        ("user", pa.string()),
+        ("host", pa.string()),
+        ("started_at", pa.timestamp("us", tz="UTC")),
+        ("finished_at", pa.timestamp("us", tz="UTC")),
+        ("detail", pa.string()),  # JSON: counts, files removed, verification
+        ("error", pa.string()),
+    ]
+)
+
+
+@dataclass
+class PiiEvent:
+    """One use of a PII-revealing or PII-destroying command (``lakehouse/audit/pii_events``)."""
+
+    event: str
+    client_id: str | None
+    started_at: dt.datetime
+    user: str
+    host: str
+    event_id: str = ""
+    status: str = "FAILED"
+    tables: str | None = None
+    columns: str | None = None
+    rows: int | None = None
+    key_ids: str | None = None
+    subject: str | None = None
+    reason: str | None = None
+    finished_at: dt.datetime | None = None
+    detail: dict[str, object] = field(default_factory=dict)
+    error: str | None = None
+
+    def as_row(self) -> dict[str, object]:
+        row = asdict(self)
+        row["detail"] = json.dumps(self.detail, sort_keys=True, default=str)
+        return row
+
+
+def pii_events_path(lake_root: Path) -> Path:
+    return lake_root / "audit" / "pii_events"
+
+
+def append_pii_event(engine: TableEngine, lake_root: Path, event: PiiEvent) -> None:
+    table = pa.Table.from_pylist([event.as_row()], schema=PII_EVENT_SCHEMA)
+    engine.append(pii_events_path(lake_root), table)
+
+
+_QUOTED = re.compile(r"""['"].*""")
 
 
 def safe_error(exc: BaseException) -> str:

@@ -1,4 +1,11 @@
-"""Bronze: every raw record as read, with lineage; appended once per file content."""
+"""Bronze: every raw record as read, with lineage; appended once per file content.
+
+PII columns (every column with a ``pii`` policy or ``free_text``) and the raw text of
+malformed records are stored AES-GCM encrypted (``gcm1:<key id>:...``, AAD = column name), so
+bronze is safe at rest and a key holder can still replay it (``reveal_raw``). ``_key_token``
+holds the merge key's token, equal to silver's key, so erasure finds a member's rows without
+decrypting anything.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +16,12 @@ from pathlib import Path
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from lakehouse.config.models import ClientConfig
 from lakehouse.engine.base import TableEngine
+from lakehouse.pii.keys import KeyRing
+from lakehouse.pii.policies import protect_raw
 
-__all__ = ["LINEAGE_COLUMNS", "Lineage", "append_bronze", "with_lineage"]
+__all__ = ["LINEAGE_COLUMNS", "Lineage", "append_bronze", "bronze_rows", "with_lineage"]
 
 LINEAGE_COLUMNS = (
     "client_id",
@@ -50,6 +60,17 @@ def with_lineage(df: DataFrame, lineage: Lineage) -> DataFrame:
         F.lit(lineage.run_id).alias("_run_id"),
         F.lit(lineage.ingested_at).cast("timestamp").alias("_ingested_at"),
     )
+
+
+def bronze_rows(
+    raw: DataFrame, client: ClientConfig, keys: KeyRing, *, corrupt_column: str
+) -> DataFrame:
+    """Raw rows with lineage -> bronze rows: PII and malformed text encrypted, key token.
+
+    Raises:
+        KeyMissingError: no encrypt key in ``keys``.
+    """
+    return protect_raw(raw, client, keys, corrupt=corrupt_column)
 
 
 def bronze_app_id(file_sha256: str) -> str:

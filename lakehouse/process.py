@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,13 +15,16 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from lakehouse.alerts import AlertSink, LogAlertSink
 from lakehouse.audit import AuditRecord, Status
-from lakehouse.bronze import Lineage, append_bronze, with_lineage
+from lakehouse.bronze import Lineage, append_bronze, bronze_rows, with_lineage
 from lakehouse.config.models import ClientConfig, Settings
 from lakehouse.engine.base import TableEngine
+from lakehouse.faults import reach
 from lakehouse.landing.filenames import LandingFile
 from lakehouse.landing.reader import CORRUPT_COLUMN, read_landing_csv
 from lakehouse.pii.keys import KeyRing
+from lakehouse.pii.policies import needed_purposes, split_phi_counts
 from lakehouse.quarantine import append_quarantine, quarantine_rows
 from lakehouse.silver import merge_silver, silver_rows
 from lakehouse.transform import standardise
@@ -42,6 +45,11 @@ class Job:
     keys: KeyRing
     engine: TableEngine
     run_id: str
+    alerts: Sequence[AlertSink] = (LogAlertSink(),)
+
+    def __post_init__(self) -> None:
+        # Refuse before any file is touched when a key the clients' policies need is missing.
+        self.keys.require(needed_purposes(self.clients.values()))
 
 
 @contextmanager
@@ -55,8 +63,21 @@ def _stage(record: AuditRecord, name: str) -> Iterator[None]:
         )
 
 
-def process_file(job: Job, landing: LandingFile, path: Path, record: AuditRecord) -> None:
+def process_file(
+    job: Job,
+    landing: LandingFile,
+    path: Path,
+    record: AuditRecord,
+    *,
+    release: bool = False,
+    reprocess: bool = False,
+) -> None:
     """Run ``landing`` through the stages, filling ``record`` (counts, timings, status).
+
+    A file whose share of invalid rows exceeds the client's ``max_invalid_ratio`` is HELD:
+    bronze and quarantine are written, nothing reaches silver. ``release=True`` (an operator
+    accepted the file) merges it anyway. ``reprocess=True`` (backfills) merges against the
+    current silver even when this file content was merged before, e.g. after a config change.
 
     Raises whatever a stage raises; the caller audits it. Bad *data* never raises: it is
     quarantined (rows) or rejected (``LandingFileError`` for the whole file).
@@ -86,8 +107,15 @@ def process_file(job: Job, landing: LandingFile, path: Path, record: AuditRecord
     validated: DataFrame | None = None
     try:
         raw = with_lineage(read.frame, lineage)
+        reach("before_bronze")
         with _stage(record, "bronze"):
-            append_bronze(job.engine, settings.table_path("bronze", client.dataset), raw, lineage)
+            append_bronze(
+                job.engine,
+                settings.table_path("bronze", client.dataset),
+                bronze_rows(raw, client, job.keys, corrupt_column=CORRUPT_COLUMN),
+                lineage,
+            )
+        reach("after_bronze")
         with _stage(record, "validate"):
             standardised = standardise(raw_copies(raw, client), client.columns, client.phone_region)
             validated = validate(standardised, client, corrupt_column=CORRUPT_COLUMN).persist(
@@ -101,6 +129,7 @@ def process_file(job: Job, landing: LandingFile, path: Path, record: AuditRecord
         record.rows_read = int(totals["read"])
         record.rows_valid = int(totals["valid"])
         record.rows_quarantined = record.rows_read - record.rows_valid
+        reach("before_quarantine")
         with _stage(record, "quarantine"):
             invalid = validated.where(F.size(REASONS) > 0).select(
                 "client_id",
@@ -116,26 +145,44 @@ def process_file(job: Job, landing: LandingFile, path: Path, record: AuditRecord
                 file_sha256=lineage.file_sha256,
                 run_id=job.run_id,
             )
+        reach("after_quarantine")
+        threshold = client.thresholds.max_invalid_ratio
+        ratio = record.rows_quarantined / record.rows_read if record.rows_read else 0.0
+        if ratio > threshold and not release:
+            # Circuit breaker: a file this bad is more likely a broken extract than bad rows.
+            record.status = Status.HELD
+            record.reason = f"invalid_ratio:{ratio:.4f}>{threshold}"
+            return
+        reach("before_merge")
         with _stage(record, "silver"):
             valid = validated.where(F.size(REASONS) == 0)
+            rows, record.phi_redactions = split_phi_counts(
+                silver_rows(valid, client, job.keys).toArrow()
+            )
             counts = merge_silver(
                 job.engine,
                 settings.table_path("silver", client.dataset),
-                silver_rows(valid, client, job.keys).toArrow(),
+                rows,
                 client,
+                file_sha256=lineage.file_sha256,
+                reuse_committed=not reprocess,
                 retries=settings.merge_retries,
                 metadata={
                     "run_id": job.run_id,
                     "source_file": landing.name,
                     "token_key_id": job.keys.token_key_id,
+                    "encrypt_key_id": job.keys.encrypt_key_id or "",
+                    "siv_key_id": job.keys.siv_key_id or "",
                 },
             )
+        reach("after_merge")
         record.rows_inserted = counts.inserted
         record.rows_updated = counts.updated
         record.rows_unchanged = counts.unchanged
         record.rows_stale = counts.stale
         record.silver_version = counts.version
         record.status = Status.SUCCESS
+        record.reason = "released" if release else None
     finally:
         if validated is not None:
             validated.unpersist()

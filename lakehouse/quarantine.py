@@ -1,4 +1,10 @@
-"""Quarantine: invalid rows with their reasons and lineage, and no plaintext PII."""
+"""Quarantine: invalid rows with their reasons and lineage, and no plaintext PII.
+
+Reasons and non-PII columns stay readable for triage; PII columns and the raw text of
+malformed records are AES-GCM encrypted as in bronze (``lakehouse decrypt --table quarantine``
+shows them to a key holder and audits it); ``_key_token`` links a row to its member for
+erasure.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ from pyspark.sql import DataFrame
 from lakehouse.config.models import ClientConfig
 from lakehouse.engine.base import TableEngine
 from lakehouse.pii.keys import KeyRing
-from lakehouse.pii.policies import tokenise_pii_raw
+from lakehouse.pii.policies import protect_raw
 
 __all__ = ["append_quarantine", "quarantine_rows"]
 
@@ -17,8 +23,8 @@ __all__ = ["append_quarantine", "quarantine_rows"]
 def quarantine_rows(
     raw_invalid: DataFrame, client: ClientConfig, keys: KeyRing, *, corrupt_column: str
 ) -> DataFrame:
-    """Raw values of invalid rows, PII columns and malformed record text tokenised."""
-    return tokenise_pii_raw(raw_invalid, client, keys, corrupt=corrupt_column)
+    """Raw values of invalid rows, PII columns and malformed record text encrypted."""
+    return protect_raw(raw_invalid, client, keys, corrupt=corrupt_column)
 
 
 def append_quarantine(

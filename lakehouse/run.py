@@ -10,20 +10,33 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
-from lakehouse.audit import AuditRecord, Status, append_audit, ingested_files, safe_error
+from lakehouse.alerts import Alert, AlertKind, send
+from lakehouse.archive import archive_outcomes
+from lakehouse.audit import (
+    AuditRecord,
+    Status,
+    append_audit,
+    audited_names,
+    ingested_files,
+    safe_error,
+)
 from lakehouse.config.models import ClientConfig, Settings
 from lakehouse.engine import get_engine
 from lakehouse.errors import LakehouseError, LandingFileError
-from lakehouse.landing.checksum import sha256_file
+from lakehouse.faults import reach
+from lakehouse.landing.checksum import scan_file
 from lakehouse.landing.discovery import UNROUTED, DiscoveredFile, discover
-from lakehouse.landing.filenames import LandingFile, parse_file_name
+from lakehouse.landing.filenames import LandingFile, RejectReason, parse_file_name
+from lakehouse.landing.reader import HeaderReject
+from lakehouse.lock import ClientLock, LockBusyError
 from lakehouse.pii.keys import KeyRing
 from lakehouse.process import Job, process_file
 from lakehouse.spark import build_spark
 
-__all__ = ["RunFailed", "RunResult", "new_run_id", "run_ingest"]
+__all__ = ["RunFailed", "RunResult", "alert_for", "build_job", "new_run_id", "run_ingest"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +62,7 @@ class RunResult:
     run_id: str
     records: list[AuditRecord]
     stream_errors: dict[str, str]
+    skipped: dict[str, str] = field(default_factory=dict)  # stream -> why (lock held)
 
     @property
     def failed(self) -> list[AuditRecord]:
@@ -95,7 +109,13 @@ class _Run:
             record.finished_at = record.finished_at or dt.datetime.now(dt.UTC)
             if not record.conserved():
                 raise AssertionError(f"audit counts do not add up for {record.file_name}")
+        reach("before_audit")
         append_audit(self.job.engine, self.job.settings.audit_path, records)
+        reach("after_audit")
+        for record in records:
+            alert_for(self.job, record)
+        # The audit row is the commit point: from here each file's outcome is final.
+        archive_outcomes(self.job.settings, records)
         self.records.extend(records)
 
     def _reject(self, file: DiscoveredFile, error: LandingFileError) -> AuditRecord:
@@ -120,6 +140,7 @@ class _Run:
         rejected: list[AuditRecord] = []
         for file in files:
             try:
+                _require_regular_file(file)
                 parsed.append((parse_file_name(file.name, clients), file))
             except LandingFileError as error:
                 rejected.append(self._reject(file, error))
@@ -127,27 +148,77 @@ class _Run:
         failed = []
         for landing, file in sorted(parsed, key=lambda pair: pair[0]):
             record = self._process(landing, file)
+            if record is None:
+                continue
             self._finish([record])
             if record.status == Status.FAILED:
                 failed.append(record)
+        reach("batch_end")
         if failed:
             # Failing the micro-batch keeps it out of the checkpoint: the next run replays it,
             # and the idempotent writes make the replay safe.
             raise RunFailed(failed)
 
-    def _process(self, landing: LandingFile, file: DiscoveredFile) -> AuditRecord:
+    def audit_empty_files(self, streams: Sequence[str]) -> None:
+        """Spark's file source never lists 0-byte files; audit them here, once each."""
+        landing = self.job.settings.landing_dir
+        if not landing.is_dir():
+            return
+        empty = [
+            p
+            for p in landing.iterdir()
+            if p.is_file()
+            and not p.is_symlink()
+            and p.stat().st_size == 0
+            and not p.name.startswith((".", "_"))
+            and (p.name.split("_", 1)[0] in streams or UNROUTED in streams)
+        ]
+        if not empty:
+            return
+        audited = audited_names(self.job.engine, self.job.settings.audit_path)
+        records = []
+        for path in sorted(empty):
+            if path.name in audited:
+                continue
+            file = DiscoveredFile(path=path, size=0, modified=dt.datetime.now(dt.UTC))
+            client = path.name.split("_", 1)[0]
+            error = LandingFileError(
+                "file is empty (0 bytes)",
+                reason=HeaderReject.EMPTY,
+                client=client if client in self.job.clients else None,
+                file=path.name,
+            )
+            records.append(self._reject(file, error))
+        self._finish(records)
+
+    def _process(self, landing: LandingFile, file: DiscoveredFile) -> AuditRecord | None:
+        """Process one file; None when this very file (name and content) is already
+        ingested: a micro-batch replayed after a crash, which the audit already covers."""
+        reach("file_start")
         record = self._record(file, landing.client_id)
         record.creation_date = landing.creation_date
         record.sequence = landing.sequence
         extra = {"client": landing.client_id, "file": landing.name}
         try:
-            record.file_sha256 = sha256_file(file.path)
+            scan = scan_file(file.path, self.job.clients[landing.client_id].file.encoding)
+            record.file_sha256 = scan.sha256
             original = self.ingested.get(record.file_sha256)
+            if original == landing.name:
+                log.info("already ingested: skipped (replayed batch)", extra=extra)
+                return None
             if original is not None:
                 record.status = Status.DUPLICATE
                 record.reason = f"duplicate_of:{original}"
                 log.warning("duplicate file skipped", extra={**extra, "original": original})
                 return record
+            if scan.bad_byte_offset is not None:
+                raise LandingFileError(
+                    f"not valid {self.job.clients[landing.client_id].file.encoding} at byte "
+                    f"{scan.bad_byte_offset}",
+                    reason=RejectReason.BAD_ENCODING,
+                    client=landing.client_id,
+                    file=landing.name,
+                )
             process_file(self.job, landing, file.path, record)
             self.ingested[record.file_sha256] = landing.name
             log.info(
@@ -173,12 +244,54 @@ class _Run:
         return record
 
 
+def alert_for(job: Job, record: AuditRecord) -> None:
+    """Tell operators about outcomes that need a person: HELD and FAILED files."""
+    if record.status == Status.HELD:
+        kind, message = AlertKind.FILE_HELD, "file held: invalid ratio above threshold"
+    elif record.status == Status.FAILED:
+        kind, message = AlertKind.FILE_FAILED, "file failed; it is retried on the next run"
+    else:
+        return
+    figures: dict[str, float | int | str] = {"reason": record.reason or record.error or ""}
+    if record.rows_read:
+        figures.update(rows_read=record.rows_read, rows_quarantined=record.rows_quarantined or 0)
+    send(
+        job.alerts,
+        Alert(kind, record.client_id, record.file_name, job.run_id, message, figures),
+    )
+
+
+def _require_regular_file(file: DiscoveredFile) -> None:
+    """Refuse symlinks: a link could point anywhere (another client's file, /etc/...)."""
+    if file.path.is_symlink() or not file.path.is_file():
+        raise LandingFileError(
+            "not a regular file (symlinks are not followed)",
+            reason=RejectReason.NOT_A_FILE,
+            client=None,
+            file=file.name,
+        )
+
+
 def _routing_error(file: DiscoveredFile, clients: dict[str, ClientConfig]) -> LandingFileError:
     try:
         parse_file_name(file.name, clients)
     except LandingFileError as error:
         return error
     raise AssertionError("routing error for a routable file")  # pragma: no cover
+
+
+def build_job(
+    settings: Settings, clients: dict[str, ClientConfig], keys: KeyRing, *, run_id: str | None
+) -> Job:
+    """Everything the files of one run share (starts Spark)."""
+    return Job(
+        spark=build_spark(settings),
+        settings=settings,
+        clients=clients,
+        keys=keys,
+        engine=get_engine(settings.engine),
+        run_id=run_id or new_run_id(),
+    )
 
 
 def run_ingest(
@@ -199,23 +312,26 @@ def run_ingest(
             f"unknown client(s): {', '.join(unknown)}",
             fix=f"choose from {', '.join(sorted(clients))} or add clients/<id>.yaml",
         )
-    engine = get_engine(settings.engine)
-    job = Job(
-        spark=build_spark(settings),
-        settings=settings,
-        clients=clients,
-        keys=keys,
-        engine=engine,
-        run_id=run_id or new_run_id(),
-    )
-    run = _Run(job=job, ingested=ingested_files(engine, settings.audit_path))
-    streams = [*(only or sorted(clients)), UNROUTED]
-    log.info("run started", extra={"run_id": job.run_id, "streams": ",".join(streams)})
-    errors = discover(job.spark, settings, streams, run.handle)
+    job = build_job(settings, clients, keys, run_id=run_id)
+    engine = job.engine
+    with ExitStack() as locks:
+        streams, skipped = [], {}
+        for stream in [*(only or sorted(clients)), UNROUTED]:
+            try:
+                locks.enter_context(ClientLock(settings.lock_dir, stream, run_id=job.run_id))
+                streams.append(stream)
+            except LockBusyError as busy:
+                log.error("client skipped: %s", busy.message, extra={"stream": stream})
+                skipped[stream] = busy.message
+        run = _Run(job=job, ingested=ingested_files(engine, settings.audit_path))
+        log.info("run started", extra={"run_id": job.run_id, "streams": ",".join(streams)})
+        errors = discover(job.spark, settings, streams, run.handle)
+        run.audit_empty_files(streams)
     failed_streams = {r.client_id for r in run.records if r.status == Status.FAILED}
     return RunResult(
         run_id=job.run_id,
         records=run.records,
         # A stream that failed because one of its files failed is already in the audit.
         stream_errors={s: safe_error(e) for s, e in errors.items() if s not in failed_streams},
+        skipped=skipped,
     )

@@ -20,7 +20,7 @@ BASE_CONF: dict[str, str] = {
     # Malformed CSV rows (wrong field count) are only flagged when every column is parsed.
     "spark.sql.csv.parser.columnPruning.enabled": "false",
     # Keyed HMAC inputs appear as long binary literals in plans: never show them.
-    "spark.sql.redaction.string.regex": "(?i)0x[0-9a-f]{64,}",
+    "spark.sql.redaction.string.regex": "(?i)(?:0x|X')[0-9a-f]{64,}",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.streaming.forceDeleteTempCheckpointLocation": "true",
     "spark.ui.showConsoleProgress": "false",

@@ -3,13 +3,20 @@
 #
 #   ./scripts/run_pipeline.sh --demo              # bundled demo data, dev key generated locally
 #   ./scripts/run_pipeline.sh [--client ID ...]   # real run: needs LAKEHOUSE_TOKEN_KEY or LAKEHOUSE_KEY_FILE
+#   ./scripts/run_pipeline.sh --backfill --client ID --from YYYY-MM-DD --to YYYY-MM-DD [--dry-run]
 #
-# Other flags are passed to `lakehouse ingest` (see `lakehouse ingest --help`).
+# Other flags are passed to `lakehouse ingest` (`lakehouse backfill` after --backfill).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
 
 if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
     sed -n '2,8p' "$0"; exit 0
+fi
+
+JOB="$ROOT/jobs/ingest.py"
+if [[ "${1:-}" == "--backfill" ]]; then
+    JOB="$ROOT/jobs/backfill.py"
+    shift
 fi
 
 check_java
@@ -20,4 +27,4 @@ exec spark-submit \
     --driver-memory "${SPARK_DRIVER_MEMORY:-2g}" \
     --conf spark.ui.enabled=false \
     --driver-java-options "-Dlog4j2.configurationFile=file:$ROOT/lakehouse/resources/log4j2.properties" \
-    "$ROOT/jobs/ingest.py" "$@"
+    "$JOB" "$@"

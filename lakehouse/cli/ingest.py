@@ -1,19 +1,24 @@
-"""``lakehouse ingest``, ``demo-data`` and ``validate-config``."""
+"""``lakehouse ingest`` and ``demo-data``."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lakehouse.audit import AuditRecord
 from lakehouse.cli._common import Subcommands, load_cli_settings, settings_args
 from lakehouse.config import load_clients
 from lakehouse.config.models import Settings
 from lakehouse.pii.keys import KEY_FILE_ENV, TOKEN_KEY_ENV, KeyRing, create_dev_key_file
+
+if TYPE_CHECKING:
+    from lakehouse.run import RunResult
 
 __all__ = ["register"]
 
@@ -64,7 +69,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     result = run_ingest(settings, clients, keys, only=args.client or ())
     _report(
-        result.records,
+        result,
         args.json,
         f"run {result.run_id}: {len(result.records)} new "
         f"file(s) in {time.perf_counter() - started:.1f}s",
@@ -73,11 +78,13 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report(records: Sequence[AuditRecord], as_json: bool, title: str) -> None:
+def _report(result: RunResult, as_json: bool, title: str) -> None:
     if as_json:
-        print(json.dumps([r.as_row() for r in records], default=str, indent=2))
+        print(json.dumps([r.as_row() for r in result.records], default=str, indent=2))
     else:
-        _print_summary(title, records)
+        _print_summary(title, result.records)
+    for stream, why in result.skipped.items():
+        print(f"skipped {stream}: {why}", file=sys.stderr)
 
 
 def _run_demo(settings: Settings, args: argparse.Namespace) -> int:
@@ -93,7 +100,7 @@ def _run_demo(settings: Settings, args: argparse.Namespace) -> int:
         started = time.perf_counter()
         result = run_ingest(settings, clients, keys, only=args.client or ())
         _report(
-            result.records,
+            result,
             args.json,
             f"demo wave {wave}: {len(result.records)} new "
             f"file(s) in {time.perf_counter() - started:.1f}s (tables under {settings.lake_root})",
@@ -109,14 +116,6 @@ def _cmd_demo_data(args: argparse.Namespace) -> int:
     demo = build_demo(load_clients(settings.clients_dir), seed=args.seed)
     paths = demo.write(settings.landing_dir, waves=args.wave or (1, 2))
     print(f"{len(paths)} demo file(s) in {settings.landing_dir}")
-    return 0
-
-
-def _cmd_validate_config(args: argparse.Namespace) -> int:
-    settings = load_cli_settings(args)
-    clients = load_clients(settings.clients_dir)
-    for client_id, client in sorted(clients.items()):
-        print(f"ok  {client_id}: dataset={client.dataset} columns={len(client.columns)}")
     return 0
 
 
@@ -138,7 +137,3 @@ def register(sub: Subcommands) -> None:
     demo.add_argument("--wave", type=int, action="append", choices=[1, 2])
     demo.add_argument("--seed", type=int, default=42)
     demo.set_defaults(func=_cmd_demo_data)
-
-    check = sub.add_parser("validate-config", help="load and check every client file")
-    settings_args(check)
-    check.set_defaults(func=_cmd_validate_config)

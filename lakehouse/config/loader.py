@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from lakehouse.config.models import ClientConfig, Settings
+from lakehouse.config.models import ClientConfig, KeyedValueError, Settings
 from lakehouse.errors import ConfigError
 
 __all__ = ["ENV_OVERRIDES", "load_client", "load_clients", "load_settings"]
@@ -21,6 +21,8 @@ ENV_OVERRIDES: Mapping[str, str] = {
     "LAKEHOUSE_LANDING_DIR": "landing_dir",
     "LAKEHOUSE_CHECKPOINT_DIR": "checkpoint_dir",
     "LAKEHOUSE_CLIENTS_DIR": "clients_dir",
+    "LAKEHOUSE_ARCHIVE_DIR": "archive_dir",
+    "LAKEHOUSE_ARCHIVE_MODE": "archive_mode",
     "LAKEHOUSE_ENGINE": "engine",
 }
 
@@ -33,6 +35,10 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(
             f"cannot read file ({exc.strerror})", path=str(path), fix="check the path"
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"not UTF-8 text (byte {exc.start})", path=str(path), fix="save the file as UTF-8"
         ) from exc
     try:
         data = yaml.safe_load(text)
@@ -50,16 +56,30 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _validate(model: type[_Model], data: Mapping[str, Any], path: Path) -> _Model:
+def _validate(
+    model: type[_Model],
+    data: Mapping[str, Any],
+    path: Path,
+    origins: Mapping[Any, str] | None = None,
+) -> _Model:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(part) for part in first["loc"]) or None
+        errors = exc.errors()
+        # A misspelt required key is both 'missing' and 'extra': name the typo first.
+        first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+        loc = tuple(first["loc"])
+        cause = (first.get("ctx") or {}).get("error")
+        if isinstance(cause, KeyedValueError):
+            loc += cause.key
+        key = ".".join(str(part) for part in loc) or None
         found = first.get("input")
         found_text = None if isinstance(found, dict | list) else repr(found)
+        if isinstance(cause, KeyedValueError):
+            found_text = cause.found
+        origin = origins.get(loc[0]) if origins and loc else None
         raise ConfigError(
-            first["msg"],
+            first["msg"] + (f" (value from {origin})" if origin else ""),
             path=str(path),
             key=key,
             expected=_expected(first),
@@ -70,6 +90,8 @@ def _validate(model: type[_Model], data: Mapping[str, Any], path: Path) -> _Mode
 
 def _expected(error: Mapping[str, Any]) -> str | None:
     ctx = error.get("ctx") or {}
+    if isinstance(ctx.get("error"), KeyedValueError):
+        return str(ctx["error"].expected)
     if "expected" in ctx:
         return str(ctx["expected"])
     if error["type"] == "extra_forbidden":
@@ -88,13 +110,16 @@ def load_settings(
     """Build ``Settings`` from a YAML file, then env vars, then explicit overrides (flags)."""
     env = os.environ if environ is None else environ
     data: dict[str, Any] = _read_yaml(path) if path is not None else {}
+    origins: dict[Any, str] = {}
     for variable, key in ENV_OVERRIDES.items():
         if env.get(variable):
             data[key] = env[variable]
+            origins[key] = f"environment variable {variable}"
     for key, value in (overrides or {}).items():
         if value is not None:
             data[key] = value
-    return _validate(Settings, data, path or Path("<settings>"))
+            origins[key] = "command-line override"
+    return _validate(Settings, data, path or Path("<settings>"), origins)
 
 
 def load_client(path: Path) -> ClientConfig:

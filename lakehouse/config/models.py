@@ -19,6 +19,9 @@ __all__ = [
     "ColumnSpec",
     "ColumnType",
     "FileFormat",
+    "GeneraliseOptions",
+    "MaskOptions",
+    "PhiSettings",
     "PiiPolicy",
     "Settings",
     "SparkSettings",
@@ -28,13 +31,31 @@ __all__ = [
 ColumnType = Literal["string", "code", "name", "integer", "number", "date", "phone", "email", "zip"]
 """Logical column types; each has a standardiser (``lakehouse.transform``) and a parse check."""
 
-PiiPolicy = Literal["token", "drop", "keep"]
-"""What happens to a PII column before silver: keyed HMAC token, removed, or kept as is."""
+PiiPolicy = Literal[
+    "token", "encrypt", "deterministic_encrypt", "mask", "generalise", "drop", "keep"
+]
+"""What happens to a PII column before silver (see README, "PII protection"): keyed HMAC
+token, AES-GCM, AES-SIV, partial mask, generalisation, removed, or kept as is. Bronze and
+quarantine encrypt every PII column whatever its silver policy."""
+
+Generalisation = Literal["year", "age_band", "zip3"]
 
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 # Client ids cannot contain '_' because '_' separates the parts of a landing file name.
 _CLIENT_ID = re.compile(r"^[a-z][a-z0-9]*$")
 _SPARK_DATE_TOKENS = re.compile(r"(yyyy|MM|dd|M|d)")
+
+
+class KeyedValueError(ValueError):
+    """A validator error about a key below the validated model (for ``ConfigError.key``)."""
+
+    def __init__(
+        self, message: str, *, key: tuple[str | int, ...], expected: str, found: str
+    ) -> None:
+        super().__init__(message)
+        self.key = key
+        self.expected = expected
+        self.found = found
 
 
 class _Frozen(BaseModel):
@@ -64,6 +85,26 @@ class Checks(_Frozen):
         return value
 
 
+class MaskOptions(_Frozen):
+    """``pii: mask``: keep the first/last characters, replace the others (length kept)."""
+
+    keep_first: int = Field(0, ge=0, le=8)
+    keep_last: int = Field(0, ge=0, le=8)
+    char: str = Field("*", min_length=1, max_length=1)
+
+
+class GeneraliseOptions(_Frozen):
+    """``pii: generalise``: dates to a year or an age band, zips to HIPAA zip3."""
+
+    to: Generalisation | None = Field(
+        None, description="year | age_band (date columns), zip3 (zip); default by type."
+    )
+    band_years: int = Field(10, ge=1, le=50, description="Width of an age band.")
+    top_age: int = Field(
+        90, ge=1, le=120, description="Ages from here on share one band ('90+', HIPAA)."
+    )
+
+
 class ColumnSpec(_Frozen):
     """One column of a client's file: where it comes from, what it is, how it is protected."""
 
@@ -78,7 +119,14 @@ class ColumnSpec(_Frozen):
         "none", description="Casing applied to string/code columns."
     )
     checks: Checks = Checks()
-    pii: PiiPolicy | None = Field(None, description="Set for PII columns: token, drop or keep.")
+    pii: PiiPolicy | None = Field(
+        None, description="Set for PII columns: the policy that protects it in silver."
+    )
+    mask: MaskOptions | None = Field(None, description="Options of pii: mask.")
+    generalise: GeneraliseOptions | None = Field(None, description="Options of pii: generalise.")
+    free_text: bool = Field(
+        False, description="Scan for PHI (SSN, card, phone, email, dates, MRN) and redact it."
+    )
 
     @property
     def header(self) -> str:
@@ -102,10 +150,77 @@ class ColumnSpec(_Frozen):
     @model_validator(mode="after")
     def _formats_match_type(self) -> ColumnSpec:
         if self.type == "date" and not self.formats:
-            raise ValueError(f"date column '{self.name}' needs 'formats', e.g. [yyyy-MM-dd]")
+            raise KeyedValueError(
+                f"date column '{self.name}' needs 'formats', e.g. [yyyy-MM-dd]",
+                key=("formats",),
+                expected="at least one date pattern",
+                found="[]",
+            )
         if self.type != "date" and self.formats:
-            raise ValueError(f"'formats' only applies to date columns, not '{self.type}'")
+            raise KeyedValueError(
+                f"'formats' only applies to date columns, not '{self.type}'",
+                key=("formats",),
+                expected="no formats",
+                found=repr(list(self.formats)),
+            )
         return self
+
+    @field_validator("pii", mode="before")
+    @classmethod
+    def _pii_needs_a_policy(cls, value: object) -> object:
+        if value is True or value == {}:
+            raise ValueError(
+                "column is marked PII but has no policy; set pii to one of token, encrypt, "
+                "deterministic_encrypt, mask, generalise, drop, keep"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _pii_options_match_policy(self) -> ColumnSpec:
+        for option in ("mask", "generalise"):
+            if getattr(self, option) is not None and self.pii != option:
+                raise ValueError(
+                    f"column '{self.name}' has '{option}' options but pii is "
+                    f"{self.pii!r}: a PII column needs its policy; set pii: {option}"
+                )
+        if self.pii == "generalise":
+            to = self.generalisation
+            allowed = {"date": ("year", "age_band"), "zip": ("zip3",)}.get(self.type, ())
+            if to not in allowed:
+                raise ValueError(
+                    f"generalise of a '{self.type}' column: expected "
+                    f"{' or '.join(allowed) or 'a date or zip column'}, found {to!r}"
+                )
+        if self.free_text:
+            if self.type != "string":
+                raise ValueError(f"free_text applies to string columns, not '{self.type}'")
+            if self.pii is None:
+                raise ValueError(
+                    f"free_text column '{self.name}' is PII and needs a policy for what "
+                    "remains after redaction (keep, encrypt, drop)"
+                )
+            if self.pii in ("mask", "generalise"):
+                raise ValueError(f"free_text column '{self.name}' cannot use pii '{self.pii}'")
+        return self
+
+    @property
+    def is_pii(self) -> bool:
+        """PII in bronze and quarantine (encrypted there): any policy, or free text."""
+        return self.pii is not None or self.free_text
+
+    @property
+    def generalisation(self) -> Generalisation | None:
+        options = self.generalise or GeneraliseOptions()
+        if options.to is not None:
+            return options.to
+        return {"date": "year", "zip": "zip3"}.get(self.type)  # type: ignore[return-value]
+
+    @property
+    def mask_options(self) -> MaskOptions:
+        """Declared options, else: phones keep the last 4, anything else the first 1."""
+        if self.mask is not None:
+            return self.mask
+        return MaskOptions(keep_last=4) if self.type == "phone" else MaskOptions(keep_first=1)
 
 
 class FileFormat(_Frozen):
@@ -118,6 +233,9 @@ class FileFormat(_Frozen):
     multiline: bool = Field(True, description="Allow newlines inside quoted fields (RFC 4180).")
     name_date_format: str = Field(
         "%Y-%m-%d", description="strftime pattern of the creation date in file names."
+    )
+    max_field_chars: int = Field(
+        10_000, ge=1, description="Longer raw values are invalid (`too_long`)."
     )
 
     @field_validator("name_date_format")
@@ -134,6 +252,26 @@ class Thresholds(_Frozen):
     )
 
 
+class PhiSettings(_Frozen):
+    """Free-text PHI scanning for ``free_text`` columns."""
+
+    mrn_patterns: tuple[str, ...] = Field(
+        (), description="Regexes of this client's medical record numbers (whole tokens)."
+    )
+
+    @field_validator("mrn_patterns")
+    @classmethod
+    def _patterns_compile(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in value:
+            try:
+                compiled = re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"'{pattern}' is not a valid regular expression ({exc})") from exc
+            if compiled.match(""):
+                raise ValueError(f"'{pattern}' matches the empty string")
+        return value
+
+
 class ClientConfig(_Frozen):
     """One client's files, as declared in ``clients/<client_id>.yaml``."""
 
@@ -145,6 +283,7 @@ class ClientConfig(_Frozen):
     columns: tuple[ColumnSpec, ...] = Field(min_length=1)
     merge_key: tuple[str, ...] = Field(min_length=1)
     thresholds: Thresholds = Thresholds()
+    phi: PhiSettings = PhiSettings()
 
     @field_validator("client_id")
     @classmethod
@@ -167,17 +306,36 @@ class ClientConfig(_Frozen):
         for label, values in (("name", names), ("source", headers)):
             dupes = sorted({v for v in values if values.count(v) > 1})
             if dupes:
-                raise ValueError(f"duplicate column {label}(s): {', '.join(dupes)}")
+                second = values.index(dupes[0], values.index(dupes[0]) + 1)
+                raise KeyedValueError(
+                    f"duplicate column {label}(s): {', '.join(dupes)}",
+                    key=("columns", second, label),
+                    expected=f"unique column {label}s",
+                    found=repr(dupes[0]),
+                )
         by_name = {c.name: c for c in self.columns}
-        for key in self.merge_key:
+        for i, key in enumerate(self.merge_key):
             column = by_name.get(key)
             if column is None:
-                raise ValueError(f"merge_key column '{key}' is not among the columns")
+                raise KeyedValueError(
+                    f"merge_key column '{key}' is not among the columns",
+                    key=("merge_key", i),
+                    expected=f"one of {', '.join(names)}",
+                    found=repr(key),
+                )
             if not column.required:
-                raise ValueError(f"merge_key column '{key}' must be 'required: true'")
+                raise KeyedValueError(
+                    f"merge_key column '{key}' must be 'required: true'",
+                    key=("merge_key", i),
+                    expected="a required column",
+                    found="required: false",
+                )
             if column.pii not in (None, "token", "keep"):
-                raise ValueError(
-                    f"merge_key column '{key}' has pii '{column.pii}'; use token (or keep)"
+                raise KeyedValueError(
+                    f"merge_key column '{key}' has pii '{column.pii}'; use token (or keep)",
+                    key=("merge_key", i),
+                    expected="pii token or keep",
+                    found=repr(column.pii),
                 )
         return self
 
@@ -200,6 +358,12 @@ class Settings(_Frozen):
         None, description="Structured Streaming checkpoints; default <lake_root>/_checkpoints."
     )
     clients_dir: Path = Path("clients")
+    archive_dir: Path | None = Field(
+        None, description="Processed landing files, by client; default <lake_root>/_archive."
+    )
+    archive_mode: Literal["copy", "move"] = Field(
+        "copy", description="copy keeps files in landing; move empties it (see DesignDoc.md)."
+    )
     engine: Literal["delta-rs", "delta-spark"] = "delta-rs"
     trigger: Literal["available_now", "processing_time"] = "available_now"
     processing_time: str = Field("1 minute", description="Interval in processing_time mode.")
@@ -211,12 +375,28 @@ class Settings(_Frozen):
     def checkpoints(self) -> Path:
         return self.checkpoint_dir or self.lake_root / "_checkpoints"
 
+    @property
+    def archive_root(self) -> Path:
+        return self.archive_dir or self.lake_root / "_archive"
+
+    @model_validator(mode="after")
+    def _archive_outside_landing(self) -> Settings:
+        # The landing stream lists landing recursively: an archive inside it would be re-read.
+        archive, landing = self.archive_root.resolve(), self.landing_dir.resolve()
+        if archive == landing or landing in archive.parents:
+            raise ValueError("archive_dir must not be inside landing_dir")
+        return self
+
     def table_path(self, zone: Literal["bronze", "quarantine", "silver"], dataset: str) -> Path:
         return self.lake_root / zone / dataset
 
     @property
     def audit_path(self) -> Path:
         return self.lake_root / "audit" / "files"
+
+    @property
+    def lock_dir(self) -> Path:
+        return self.lake_root / "_locks"
 
     @property
     def staging_dir(self) -> Path:

@@ -114,7 +114,7 @@ def _break(row: Row, kind: str, layout: ClientLayout, created: dt.date, rng: ran
         "future_date": lambda: _future_date(layout, created, rng),
         "old_date": lambda: _old_date(layout, rng),
         "bad_phone": lambda: _set(layout, "phone", rng.choice(_BAD_PHONES)),
-        "bad_email": lambda: _set(layout, "email", _no_at(row)),
+        "bad_email": lambda: _set(layout, "email", _no_at(row, layout)),
         "bad_choice": lambda: _set(layout, "choice", rng.choice(_BAD_CHOICES)),
     }
     if kind in changes:
@@ -147,9 +147,11 @@ def _break(row: Row, kind: str, layout: ClientLayout, created: dt.date, rng: ran
     return True
 
 
-def _no_at(row: Row) -> str:
+def _no_at(row: Row, layout: ClientLayout) -> str:
     """An e-mail address spelled out without '@', as people type it to dodge spam bots."""
-    email = next((v.strip() for v in row.values.values() if "@" in v), "")
+    # Free-text notes may quote an address too: only the member's e-mail column counts.
+    notes = {name for name, role in layout.roles.items() if role == "notes"}
+    email = next((v.strip() for n, v in row.values.items() if "@" in v and n not in notes), "")
     return email.replace("@", " at ") if email else f"{row.member_id.lower()}.example.com"
 
 

@@ -26,7 +26,9 @@ from lakehouse.errors import ConfigError
 
 __all__ = ["ClientLayout", "Member", "MemberFactory", "format_date", "render"]
 
-Role = Literal["first_name", "last_name", "birth_date", "phone", "email", "zip", "choice", "digits"]
+Role = Literal[
+    "first_name", "last_name", "birth_date", "phone", "email", "zip", "choice", "digits", "notes"
+]
 
 # Locale mix: en_IE brings O'Brien and Anne-Marie, the others accents and multi-word names.
 _LOCALES: tuple[tuple[str, int], ...] = (
@@ -130,6 +132,8 @@ class ClientLayout:
 
 
 def _role(column: ColumnSpec) -> Role | None:
+    if column.free_text:
+        return "notes"
     by_type: dict[str, Role] = {
         "date": "birth_date",
         "phone": "phone",
@@ -194,7 +198,7 @@ class MemberFactory:
                 codes[name] = rng.choice(column.checks.isin or ("",))
             elif role == "digits":
                 codes[name] = self._digits(column)
-        return Member(
+        member = Member(
             member_id=f"{self.layout.key_prefix}{number:0{self.layout.key_digits}d}",
             first_name=self._style(first),
             last_name=self._style(last),
@@ -204,6 +208,12 @@ class MemberFactory:
             zip_code=self._zip(),
             codes=codes,
             locale=locale,
+        )
+        notes = [name for name, role in self.layout.roles.items() if role == "notes"]
+        if not notes:
+            return member
+        return dataclasses.replace(
+            member, codes={**codes, **{name: self._notes(member) for name in notes}}
         )
 
     def changed(self, member: Member) -> Member:
@@ -290,12 +300,74 @@ class MemberFactory:
         zip5 = f"{first}{second}{rng.randrange(1000):03d}"
         return f"{zip5}-{rng.randrange(1, 10000):04d}" if rng.random() < 0.15 else zip5
 
+    def _notes(self, member: Member) -> str:
+        """A free-text note planting the PHI the pipeline must redact: the member's phone,
+        e-mail and birth date, an SSN, a Luhn-valid card number and an MRN. Never a name
+        (recognisers cannot find names), never the delimiter, a quote or a newline."""
+        rng = self._rng
+        if rng.random() < 0.4:
+            return ""
+        phone, kinds = member.phone, ("phone", "email", "dob", "ssn", "card", "mrn", "plain")
+        texts: list[str] = []
+        for kind in rng.sample(kinds, rng.randint(1, 3)):
+            if kind == "phone" and phone:
+                shown = rng.choice(_NOTE_PHONES).format(a=phone[:3], e=phone[3:6], l=phone[6:])
+                texts.append(f"member called from {shown} about a claim")
+            elif kind == "email" and member.email:
+                texts.append(f"prefers e-mail {member.email}")
+            elif kind == "dob":
+                shown = format_date(member.birth_date, rng.choice(_NOTE_DATES))
+                texts.append(f"DOB confirmed {shown}")
+            elif kind == "ssn":
+                texts.append(f"SSN on file {_ssn(rng)}")
+            elif kind == "card":
+                texts.append(f"paid premium with card {_card(rng)}")
+            elif kind == "mrn" and self.layout.config.phi.mrn_patterns:
+                texts.append(f"chart MRN {self._mrn()}")
+            elif kind == "plain":
+                texts.append(rng.choice(_NOTE_PLAIN))
+        return "; ".join(texts) or rng.choice(_NOTE_PLAIN)
+
+    def _mrn(self) -> str:
+        match = _KEY_REGEX.fullmatch("^" + self.layout.config.phi.mrn_patterns[0] + "$")
+        if match is None:
+            return f"MRN{self._rng.randrange(10**7):07d}"
+        return f"{match[1]}{self._rng.randrange(10 ** int(match[2])):0{match[2]}d}"
+
     def _digits(self, column: ColumnSpec) -> str:
         pattern = _digits_pattern(column)
         if pattern is None or (not column.required and self._rng.random() < 0.2):
             return ""
         prefix, digits = pattern
         return f"{prefix}{self._rng.randrange(10**digits):0{digits}d}"
+
+
+_NOTE_PHONES = ("({a}) {e}-{l}", "{a}-{e}-{l}", "{a}.{e}.{l}", "+1 {a} {e} {l}", "1-{a}-{e}-{l}")
+_NOTE_DATES = ("MM/dd/yyyy", "yyyy-MM-dd", "dd.MM.yyyy")
+_NOTE_PLAIN = (
+    "no changes requested",
+    "address update pending, form mailed",
+    "asked about dental coverage",
+    "renewal reminder sent",
+)
+
+
+def _ssn(rng: random.Random) -> str:
+    area = rng.randint(1, 899)
+    area = 667 if area == 666 else area
+    return f"{area:03d}-{rng.randint(1, 99):02d}-{rng.randint(1, 9999):04d}"
+
+
+def _card(rng: random.Random) -> str:
+    """A 16-digit number starting with 4 with a valid Luhn check digit, grouped or not."""
+    body = "4" + "".join(str(rng.randrange(10)) for _ in range(14))
+    total = 0
+    for index, char in enumerate(reversed(body)):
+        value = int(char) * (2 if index % 2 == 0 else 1)
+        total += value - 9 if value > 9 else value
+    number = body + str((10 - total % 10) % 10)
+    separator = rng.choice((" ", "-", ""))
+    return separator.join(number[i : i + 4] for i in range(0, 16, 4))
 
 
 def _ascii(text: str) -> str:

@@ -95,3 +95,33 @@ class TableEngine(Protocol):
     ) -> pa.Table: ...
 
     def history(self, path: Path, *, limit: int | None = None) -> list[dict[str, Any]]: ...
+
+    # --- PII operations: erasure and key rotation -------------------------------------------
+
+    def delete(
+        self, path: Path, predicate: str, *, metadata: Mapping[str, str] | None = None
+    ) -> int:
+        """Delete the rows matching a SQL ``predicate``; returns the number deleted."""
+        ...
+
+    def vacuum_full(self, path: Path) -> list[str]:
+        """Remove every file the current version does not reference, ``_change_data``
+        included (retention 0): older versions and their change feed become unreadable."""
+        ...
+
+    def purge_history(self, path: Path) -> int:
+        """Checkpoint, then delete every older commit file of the log (their statistics and
+        predicates may quote removed values); app transaction markers survive. Returns the
+        number of log files removed."""
+        ...
+
+    def rewrite_partition(
+        self,
+        path: Path,
+        data: pa.Table,
+        *,
+        partition: tuple[str, str],
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        """Replace every row of one partition by ``data`` in one commit."""
+        ...

@@ -13,7 +13,6 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession
@@ -21,7 +20,7 @@ from pyspark.sql.streaming.query import StreamingQuery
 
 from lakehouse.config.models import Settings
 
-__all__ = ["DiscoveredFile", "UNROUTED", "discover"]
+__all__ = ["UNROUTED", "DiscoveredFile", "discover"]
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +46,9 @@ BatchHandler = Callable[[str, list[DiscoveredFile]], None]
 
 
 def _to_local(uri: str) -> Path:
-    parsed = urlparse(uri)
-    return Path(unquote(parsed.path)) if parsed.scheme in ("file", "") else Path(uri)
+    # Hadoop paths are not percent-encoded: "a b.csv" and "x%20y.csv" come through verbatim,
+    # so the text after the scheme is the local path as it is (never unquote it).
+    return Path(uri.removeprefix("file://").removeprefix("file:"))
 
 
 def _stream(spark: SparkSession, settings: Settings, glob: str) -> DataFrame:
@@ -93,7 +93,9 @@ def discover(
                 )
                 for row in batch.collect()
             ]
-            log.info("landing batch", extra={"stream": stream, "batch": batch_id, "files": len(files)})
+            log.info(
+                "landing batch", extra={"stream": stream, "batch": batch_id, "files": len(files)}
+            )
             if files:
                 handler(stream, files)
 

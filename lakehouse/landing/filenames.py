@@ -21,6 +21,9 @@ class RejectReason:
     MISNAMED = "misnamed_file"
     UNKNOWN_CLIENT = "unknown_client"
     BAD_DATE = "invalid_creation_date"
+    FUTURE_DATE = "future_creation_date"
+    NOT_A_FILE = "not_a_regular_file"
+    BAD_ENCODING = "invalid_encoding"
 
 
 @dataclass(frozen=True, order=True)
@@ -33,14 +36,17 @@ class LandingFile:
     name: str
 
 
-def parse_file_name(name: str, clients: Mapping[str, ClientConfig]) -> LandingFile:
+def parse_file_name(
+    name: str, clients: Mapping[str, ClientConfig], *, today: dt.date | None = None
+) -> LandingFile:
     """Parse and check a landing file name against the configured clients.
 
     Raises:
-        LandingFileError: misnamed file, unknown client, or a date that does not match the
-            client's ``file.name_date_format``. The file is audited with ``reason``.
+        LandingFileError: misnamed file, unknown client, a date that does not match the
+            client's ``file.name_date_format`` or lies in the future. The file is audited with
+            ``reason``.
     """
-    match = _NAME.match(name)
+    match = _NAME.fullmatch(name)
     if match is None:
         raise LandingFileError(
             "file name does not follow {client_id}_{creation_date}[_N].csv",
@@ -67,6 +73,16 @@ def parse_file_name(name: str, clients: Mapping[str, ClientConfig]) -> LandingFi
         raise LandingFileError(
             f"creation date '{match['date']}' does not match the client's format '{fmt}'",
             reason=RejectReason.BAD_DATE,
+            client=client_id,
+            file=name,
+        )
+    # One day of slack for clients ahead of UTC; anything later is a clock or naming error
+    # that would otherwise win every "newer data" comparison in silver forever.
+    latest = (today or dt.datetime.now(dt.UTC).date()) + dt.timedelta(days=1)
+    if created > latest:
+        raise LandingFileError(
+            f"creation date {created.isoformat()} is in the future",
+            reason=RejectReason.FUTURE_DATE,
             client=client_id,
             file=name,
         )

@@ -25,7 +25,8 @@ __all__ = ["CORRUPT_COLUMN", "RECORD_COLUMN", "HeaderReject", "LandingRead", "re
 CORRUPT_COLUMN = "_corrupt_record"
 RECORD_COLUMN = "_record_number"
 _HEADER_PROBE_BYTES = 1024 * 1024
-_PARTITION_BITS = 33  # monotonically_increasing_id = partition index << 33 | row in partition
+_PARTITION_BITS = 33
+_MAX_COLUMNS = 100_000  # monotonically_increasing_id = partition index << 33 | row in partition
 
 
 class HeaderReject:
@@ -33,6 +34,7 @@ class HeaderReject:
     UNREADABLE = "unreadable_header"
     MISSING_COLUMNS = "missing_columns"
     DUPLICATE_HEADER = "duplicate_header"
+    UNPARSEABLE = "unparseable_csv"
 
 
 @dataclass(frozen=True)
@@ -55,11 +57,12 @@ class _Layout:
 
 
 def _line_separator(probe: bytes) -> str | None:
-    newline = probe.find(b"\n")
-    if newline > 0 and probe[newline - 1 : newline] == b"\r":
-        # Spark's default turns \r\n inside quoted values into \n; say it explicitly.
+    newlines = probe.count(b"\n")
+    if newlines and probe.count(b"\r\n") == newlines:
+        # Consistently CRLF: say so, or Spark turns \r\n inside quoted values into \n.
+        # Mixed endings keep Spark's default, which splits on both.
         return "\r\n"
-    if newline < 0 and b"\r" in probe:
+    if not newlines and b"\r" in probe:
         return "\r"
     return None
 
@@ -121,20 +124,26 @@ def check_header(path: Path, client: ClientConfig) -> tuple[_Layout, tuple[str, 
     header = [h.strip() for h in layout.header]
     if not header or header == [""]:
         raise LandingFileError(
-            "file is empty (no header)", reason=HeaderReject.EMPTY,
-            client=client.client_id, file=path.name,
+            "file is empty (no header)",
+            reason=HeaderReject.EMPTY,
+            client=client.client_id,
+            file=path.name,
         )
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
         raise LandingFileError(
             f"duplicate header name(s): {', '.join(dupes)}",
-            reason=HeaderReject.DUPLICATE_HEADER, client=client.client_id, file=path.name,
+            reason=HeaderReject.DUPLICATE_HEADER,
+            client=client.client_id,
+            file=path.name,
         )
     missing = [c.header for c in client.columns if c.header not in header]
     if missing:
         raise LandingFileError(
             f"header lacks configured column(s): {', '.join(missing)}",
-            reason=HeaderReject.MISSING_COLUMNS, client=client.client_id, file=path.name,
+            reason=HeaderReject.MISSING_COLUMNS,
+            client=client.client_id,
+            file=path.name,
         )
     configured = {c.header for c in client.columns}
     return layout, tuple(h for h in header if h not in configured)
@@ -167,6 +176,8 @@ def read_landing_csv(spark: SparkSession, path: Path, client: ClientConfig) -> L
             encoding=client.file.encoding,
             multiLine=client.file.multiline,
             mode="PERMISSIVE",
+            # Above this many fields in one record the parser gives up on the whole file.
+            maxColumns=_MAX_COLUMNS,
             # A quoted "" stays an empty string (as written); an unquoted empty field is NULL.
             nullValue="\u0000",
             columnNameOfCorruptRecord=CORRUPT_COLUMN,
@@ -180,7 +191,19 @@ def read_landing_csv(spark: SparkSession, path: Path, client: ClientConfig) -> L
         F.col(CORRUPT_COLUMN),
         F.monotonically_increasing_id().alias("_mid"),
     ).persist(StorageLevel.MEMORY_AND_DISK)
-    frame, records = _with_record_numbers(persisted)
+    try:
+        frame, records = _with_record_numbers(persisted)
+    except Exception as exc:
+        persisted.unpersist()
+        if "TextParsingException" not in str(exc):
+            raise
+        # Beyond the parser's limits (e.g. > maxColumns fields in a record): not retryable.
+        raise LandingFileError(
+            "the CSV parser cannot read this file (a record exceeds its limits)",
+            reason=HeaderReject.UNPARSEABLE,
+            client=client.client_id,
+            file=path.name,
+        ) from None
     if layout.truncated_crlf and records:
         # "...,last\r<EOF>": the final CRLF lost its LF; the \r is a terminator, not data.
         by_source = {c.header: c.name for c in client.columns}
@@ -188,8 +211,9 @@ def read_landing_csv(spark: SparkSession, path: Path, client: ClientConfig) -> L
         if last is not None:
             frame = frame.withColumn(
                 last,
-                F.when(F.col(RECORD_COLUMN) == records, F.regexp_replace(last, "\r$", ""))
-                .otherwise(F.col(last)),
+                F.when(
+                    F.col(RECORD_COLUMN) == records, F.regexp_replace(last, "\r$", "")
+                ).otherwise(F.col(last)),
             )
     return LandingRead(frame=frame, ignored_headers=ignored, persisted=persisted)
 

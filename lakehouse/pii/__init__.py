@@ -1,6 +1,9 @@
-"""PII protection: keys, keyed tokens and per-column policies."""
+"""PII protection: key ring, per-column policies, encryption, PHI redaction, erasure, rotation.
+
+Only the key ring is imported here (no Spark), so CLI commands that need keys start fast;
+import ``lakehouse.pii.policies`` (Spark) or ``lakehouse.pii.crypto`` where needed.
+"""
 
 from lakehouse.pii.keys import KeyRing, create_dev_key_file
-from lakehouse.pii.policies import protect, row_hash, tokenise, tokenise_pii_raw
 
-__all__ = ["KeyRing", "create_dev_key_file", "protect", "row_hash", "tokenise", "tokenise_pii_raw"]
+__all__ = ["KeyRing", "create_dev_key_file"]

@@ -2,74 +2,171 @@
 
 Key file (path in ``LAKEHOUSE_KEY_FILE``), JSON, readable by its owner only::
 
-    {"token_key_id": "tok-2026-01", "keys": {"tok-2026-01": "<64+ hex chars>"}}
+    {
+      "token_key_id": "tok-2026-01",              # HMAC tokens (merge keys): versioned, not rotated
+      "encrypt_key_id": "enc-2026-03",            # AES-GCM: encrypts new values
+      "encrypt_old_key_ids": ["enc-2026-01"],     # AES-GCM: still decrypts older values
+      "siv_key_id": "siv-2026-01",                # AES-SIV: deterministic_encrypt columns
+      "siv_old_key_ids": [],                      # AES-SIV: still decrypts older values
+      "keys": {"tok-2026-01": "<64+ hex chars>", "enc-2026-03": "...", ...}
+    }
 
-``LAKEHOUSE_TOKEN_KEY`` (hex, 32+ bytes) overrides the file's token key. The token key id is
-recorded with each silver commit; rotating the token key changes every token (see
-DesignDoc.md, "Keys"), so it is versioned, not rotated casually.
+Environment variables override the file's active key of their purpose:
+``LAKEHOUSE_TOKEN_KEY``, ``LAKEHOUSE_ENCRYPT_KEY``, ``LAKEHOUSE_SIV_KEY`` (hex, 32+ bytes).
+Only the token key is needed to load a ring; the other purposes are checked by ``require``
+when a run or command needs them, with an error naming the variable to set.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import os
+import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
 from lakehouse.errors import KeyMissingError
 
-__all__ = ["KEY_FILE_ENV", "MIN_KEY_BYTES", "TOKEN_KEY_ENV", "KeyRing", "create_dev_key_file"]
+__all__ = [
+    "ENCRYPT_KEY_ENV",
+    "KEY_FILE_ENV",
+    "MIN_KEY_BYTES",
+    "SIV_KEY_ENV",
+    "TOKEN_KEY_ENV",
+    "KeyRing",
+    "Purpose",
+    "create_dev_key_file",
+]
 
 log = logging.getLogger(__name__)
 
 TOKEN_KEY_ENV = "LAKEHOUSE_TOKEN_KEY"
+ENCRYPT_KEY_ENV = "LAKEHOUSE_ENCRYPT_KEY"
+SIV_KEY_ENV = "LAKEHOUSE_SIV_KEY"
 KEY_FILE_ENV = "LAKEHOUSE_KEY_FILE"
 MIN_KEY_BYTES = 32
+
+Purpose = Literal["token", "encrypt", "siv"]
+_ENV_OF: dict[Purpose, str] = {
+    "token": TOKEN_KEY_ENV,
+    "encrypt": ENCRYPT_KEY_ENV,
+    "siv": SIV_KEY_ENV,
+}
+# Key ids travel inside every encrypted value (``gcm1:<id>:...``): no ':' and short.
+_KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _FIX = (
     f"export {TOKEN_KEY_ENV}=<64+ hex chars> (e.g. `python -c 'import secrets; "
     f"print(secrets.token_hex(32))'`) or point {KEY_FILE_ENV} to a key file"
 )
 
 
-def _decode(value: str, *, source: str) -> bytes:
+def _fix_for(purpose: Purpose) -> str:
+    if purpose == "token":
+        return _FIX
+    env = _ENV_OF[purpose]
+    return (
+        f"export {env}=<64+ hex chars> or add a key and '{purpose}_key_id' to the key file "
+        f"named by {KEY_FILE_ENV} (see README, 'PII protection')"
+    )
+
+
+def _decode(value: str, *, source: str, fix: str = _FIX) -> bytes:
     try:
         key = bytes.fromhex(value.strip())
     except ValueError as exc:
-        raise KeyMissingError(f"{source} is not hex", fix=_FIX) from exc
+        raise KeyMissingError(f"{source} is not hex", fix=fix) from exc
     if len(key) < MIN_KEY_BYTES:
         raise KeyMissingError(
-            f"{source} is {len(key)} bytes; at least {MIN_KEY_BYTES} are required", fix=_FIX
+            f"{source} is {len(key)} bytes; at least {MIN_KEY_BYTES} are required", fix=fix
         )
     return key
 
 
+def fingerprint(key: bytes) -> str:
+    """Short keyed fingerprint naming an env key (reveals nothing about the key)."""
+    return hmac.new(key, b"lakehouse key fingerprint", hashlib.sha256).hexdigest()[:8]
+
+
 @dataclass(frozen=True)
 class KeyRing:
-    """Named keys and which one tokenises. ``repr`` never shows key material."""
+    """Named keys and which one serves each purpose. ``repr`` never shows key material."""
 
     token_key_id: str
     keys: Mapping[str, bytes] = field(repr=False)
+    encrypt_key_id: str | None = field(default=None, repr=False)
+    encrypt_old_key_ids: frozenset[str] = field(default=frozenset(), repr=False)
+    siv_key_id: str | None = field(default=None, repr=False)
+    siv_old_key_ids: frozenset[str] = field(default=frozenset(), repr=False)
 
     @property
     def token_key(self) -> bytes:
         return self.keys[self.token_key_id]
 
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> KeyRing:
-        """Load keys from ``LAKEHOUSE_TOKEN_KEY`` and/or ``LAKEHOUSE_KEY_FILE``.
+    def active(self, purpose: Purpose) -> tuple[str, bytes]:
+        """(key id, key) that protects new values for ``purpose``.
 
         Raises:
-            KeyMissingError: no key configured, unreadable key file, or a key too short.
+            KeyMissingError: no key configured for ``purpose``; names the env var to set.
+        """
+        key_id = {
+            "token": self.token_key_id,
+            "encrypt": self.encrypt_key_id,
+            "siv": self.siv_key_id,
+        }[purpose]
+        if key_id is None or key_id not in self.keys:
+            raise KeyMissingError(
+                f"no {purpose} key: neither {_ENV_OF[purpose]} nor '{purpose}_key_id' in the "
+                f"file named by {KEY_FILE_ENV} is set; lakehouse refuses to process PII "
+                "without one",
+                fix=_fix_for(purpose),
+            )
+        return key_id, self.keys[key_id]
+
+    def require(self, purposes: Iterable[Purpose]) -> None:
+        """Fail before any work when a purpose a run needs has no key."""
+        for purpose in sorted(set(purposes)):
+            self.active(purpose)
+
+    def decryption_key(self, key_id: str, purpose: Literal["encrypt", "siv"]) -> bytes:
+        """Key ``key_id`` if it may decrypt values of ``purpose`` (active or old).
+
+        Raises:
+            KeyMissingError: the id is not in the ring or not designated for ``purpose``.
+        """
+        allowed = (
+            {self.encrypt_key_id, *self.encrypt_old_key_ids}
+            if purpose == "encrypt"
+            else {self.siv_key_id, *self.siv_old_key_ids}
+        )
+        if key_id not in allowed or key_id not in self.keys:
+            raise KeyMissingError(
+                f"values were encrypted with {purpose} key '{key_id}', which this key ring does "
+                "not hold for that purpose",
+                fix=f"add key '{key_id}' to the key file and list it in "
+                + f"'{purpose}_old_key_ids'",
+            )
+        return self.keys[key_id]
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> KeyRing:
+        """Load keys from ``LAKEHOUSE_*_KEY`` variables and/or ``LAKEHOUSE_KEY_FILE``.
+
+        Raises:
+            KeyMissingError: no token key, unreadable key file, or a key too short.
         """
         env = os.environ if environ is None else environ
-        keys: dict[str, bytes] = {}
-        token_key_id: str | None = None
+        parsed = _FileKeys()
         key_file = env.get(KEY_FILE_ENV)
         if key_file:
-            token_key_id, keys = _read_key_file(Path(key_file))
+            parsed = _read_key_file(Path(key_file))
+        keys = dict(parsed.keys)
+        token_key_id = parsed.ids.get("token")
         if env.get(TOKEN_KEY_ENV):
             keys["env"] = _decode(env[TOKEN_KEY_ENV], source=TOKEN_KEY_ENV)
             token_key_id = "env"
@@ -79,10 +176,32 @@ class KeyRing:
                 "lakehouse refuses to process PII without one",
                 fix=_FIX,
             )
-        return cls(token_key_id=token_key_id, keys=keys)
+        active: dict[Purpose, str | None] = {p: parsed.ids.get(p) for p in ("encrypt", "siv")}
+        for purpose in ("encrypt", "siv"):
+            value = env.get(_ENV_OF[purpose])
+            if value:
+                key = _decode(value, source=_ENV_OF[purpose], fix=_fix_for(purpose))
+                key_id = f"env-{purpose}-{fingerprint(key)}"
+                keys[key_id] = key
+                active[purpose] = key_id
+        return cls(
+            token_key_id=token_key_id,
+            keys=keys,
+            encrypt_key_id=active["encrypt"],
+            encrypt_old_key_ids=frozenset(parsed.old["encrypt"]),
+            siv_key_id=active["siv"],
+            siv_old_key_ids=frozenset(parsed.old["siv"]),
+        )
 
 
-def _read_key_file(path: Path) -> tuple[str, dict[str, bytes]]:
+@dataclass(frozen=True)
+class _FileKeys:
+    keys: dict[str, bytes] = field(default_factory=dict)
+    ids: dict[Purpose, str] = field(default_factory=dict)
+    old: dict[Purpose, tuple[str, ...]] = field(default_factory=lambda: {"encrypt": (), "siv": ()})
+
+
+def _read_key_file(path: Path) -> _FileKeys:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -95,21 +214,65 @@ def _read_key_file(path: Path) -> tuple[str, dict[str, bytes]]:
         str(key_id): _decode(str(value), source=f"key '{key_id}' in {KEY_FILE_ENV}")
         for key_id, value in data["keys"].items()
     }
+    for key_id in keys:
+        if not _KEY_ID.match(key_id):
+            raise KeyMissingError(
+                f"key id '{key_id[:64]}' in {KEY_FILE_ENV} is not 1-64 of [A-Za-z0-9._-]",
+                fix="rename the key (ids are stored inside encrypted values)",
+            )
     token_key_id = str(data.get("token_key_id", ""))
     if token_key_id not in keys:
         raise KeyMissingError(
             f"key file's token_key_id '{token_key_id}' is not among its keys", fix=_FIX
         )
-    return token_key_id, keys
+    ids: dict[Purpose, str] = {"token": token_key_id}
+    purposes: tuple[Purpose, ...] = ("encrypt", "siv")
+    for purpose in purposes:
+        chosen = data.get(f"{purpose}_key_id")
+        if chosen is None:
+            continue
+        if str(chosen) not in keys:
+            raise KeyMissingError(
+                f"key file's {purpose}_key_id '{chosen}' is not among its keys",
+                fix=_fix_for(purpose),
+            )
+        ids[purpose] = str(chosen)
+    old = {p: _old_ids(data.get(f"{p}_old_key_ids", []), keys, p) for p in purposes}
+    return _FileKeys(keys=keys, ids=ids, old=old)
+
+
+def _old_ids(value: Any, keys: Mapping[str, bytes], purpose: str) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise KeyMissingError(
+            f"key file's {purpose}_old_key_ids must be a list of key ids ({KEY_FILE_ENV})"
+        )
+    missing = [str(v) for v in value if str(v) not in keys]
+    if missing:
+        raise KeyMissingError(
+            f"key file's {purpose}_old_key_ids name keys it does not hold: {', '.join(missing)}",
+            fix="add those keys (values encrypted with them stay readable) or remove the ids",
+        )
+    return tuple(str(v) for v in value)
+
+
+_DEV_IDS = {"token_key_id": "dev-1", "encrypt_key_id": "dev-enc-1", "siv_key_id": "dev-siv-1"}
 
 
 def create_dev_key_file(path: Path) -> Path:
-    """Create a random local development key file (demo only) unless one exists."""
+    """Create a random local development key file (demo only) unless one exists.
+
+    A development file from an older lakehouse (token key only, id ``dev-1``) gets the
+    encryption keys it lacks; its token key is kept, so demo tokens do not change. Other
+    files are never modified.
+    """
     if path.exists():
+        _upgrade_dev_key_file(path)
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    key_id = "dev-1"
-    payload = {"token_key_id": key_id, "keys": {key_id: secrets.token_hex(32)}}
+    payload: dict[str, Any] = {
+        **_DEV_IDS,
+        "keys": {key_id: secrets.token_hex(32) for key_id in _DEV_IDS.values()},
+    }
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(payload, handle)
@@ -118,3 +281,28 @@ def create_dev_key_file(path: Path) -> Path:
         extra={"key_file": str(path)},
     )
     return path
+
+
+def _upgrade_dev_key_file(path: Path) -> None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # not ours to repair; loading it reports the problem
+    if not isinstance(data, dict) or data.get("token_key_id") != _DEV_IDS["token_key_id"]:
+        return
+    keys = data.get("keys")
+    if not isinstance(keys, dict) or all(k in data for k in _DEV_IDS):
+        return
+    for name, key_id in _DEV_IDS.items():
+        if name not in data:
+            data[name] = key_id
+            keys.setdefault(key_id, secrets.token_hex(32))
+    staging = path.with_name(f".{path.name}.tmp")
+    fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(data, handle)
+    staging.replace(path)
+    log.warning(
+        "added encryption keys to the DEVELOPMENT key file; never use it for real data",
+        extra={"key_file": str(path)},
+    )

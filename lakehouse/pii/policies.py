@@ -1,19 +1,69 @@
-"""Apply each column's PII policy (``token``, ``drop``, ``keep``) as DataFrame transforms."""
+"""Apply PII protection as DataFrame transforms.
+
+Silver (``prepare_silver`` then ``encrypt_silver``), per column policy:
+
+==========================  ====================================================  =========
+policy                      silver value                                          key
+==========================  ====================================================  =========
+token                       HMAC-SHA256 hex, domain-separated per column (Spark)  token
+encrypt                     ``gcm1:<key id>:<base64>`` AES-256-GCM, AAD = column   encrypt
+deterministic_encrypt       ``siv1:<key id>:<base64>`` AES-SIV, AAD = column      siv
+mask                        ``J***`` / ``*******0142`` (Spark)                      -
+generalise                  year, age band, HIPAA zip3 (Spark)                    -
+drop                        column removed                                        -
+keep                        standardised value                                    -
+==========================  ====================================================  =========
+
+``free_text`` columns are redacted first (``[SSN]``...), then their policy applies.
+Bronze and quarantine (``protect_raw``) encrypt every PII column and the raw text of
+malformed records with AES-GCM, and carry ``_key_token`` (the merge key's token, as in silver)
+so erasure can find a member's rows without decrypting.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse.config.models import ClientConfig
-from lakehouse.pii.keys import KeyRing
+from lakehouse.pii.deidentify import generalise_column, mask_column
+from lakehouse.pii.keys import KeyRing, Purpose
+from lakehouse.pii.phi import KINDS
 from lakehouse.pii.tokens import spark_hmac_hex, token_message
+from lakehouse.pii.udfs import decrypt_column, encrypt_column, redact_column, siv_column
+from lakehouse.transform.standardise import standardise_column
 
-__all__ = ["protect", "row_hash", "tokenise", "tokenise_pii_raw"]
+__all__ = [
+    "KEY_TOKEN",
+    "PHI_COLUMNS",
+    "encrypt_silver",
+    "key_token",
+    "needed_purposes",
+    "prepare_silver",
+    "protect_raw",
+    "redact_free_text",
+    "reveal_raw",
+    "row_hash",
+    "split_phi_counts",
+    "tokenise",
+]
 
-RAW_RECORD_DOMAIN = "_record"
+KEY_TOKEN = "_key_token"
+PHI_COLUMNS = tuple(f"_phi_{kind}" for kind in KINDS)
+CREATION_DATE = "_creation_date"
+
+
+def needed_purposes(clients: Iterable[ClientConfig]) -> set[Purpose]:
+    """Keys a run over ``clients`` needs: tokens, bronze encryption, SIV if any client uses it."""
+    purposes: set[Purpose] = {"token", "encrypt"}
+    for client in clients:
+        if any(c.pii == "deterministic_encrypt" for c in client.columns):
+            purposes.add("siv")
+    return purposes
 
 
 def tokenise(value: Column, *, column: str, keys: KeyRing) -> Column:
@@ -21,31 +71,103 @@ def tokenise(value: Column, *, column: str, keys: KeyRing) -> Column:
     return spark_hmac_hex(token_message(column, value), keys.token_key)
 
 
-def protect(df: DataFrame, client: ClientConfig, keys: KeyRing) -> DataFrame:
-    """Standardised values -> silver values: tokenise ``token`` columns, remove ``drop`` ones."""
-    columns: list[Column] = []
-    for name in df.columns:
-        spec = next((c for c in client.columns if c.name == name), None)
-        if spec is None or spec.pii in (None, "keep"):
-            columns.append(F.col(name))
-        elif spec.pii == "token":
-            columns.append(tokenise(F.col(name).cast("string"), column=name, keys=keys).alias(name))
-        # "drop": the column is not selected at all.
-    return df.select(*columns)
+def key_token(client: ClientConfig, keys: KeyRing, *, standardised: bool) -> Column:
+    """The merge key's token(s) as silver stores them ('.'-joined for composite keys).
+
+    ``standardised=False`` standardises raw strings first, exactly as the pipeline does.
+    """
+    parts: list[Column] = []
+    for name in client.merge_key:
+        spec = client.column(name)
+        value = (
+            F.col(name)
+            if standardised
+            else standardise_column(F.col(name), spec, client.phone_region)
+        )
+        parts.append(tokenise(value.cast("string"), column=name, keys=keys))
+    return parts[0] if len(parts) == 1 else F.concat_ws(".", *parts)
 
 
-def tokenise_pii_raw(
-    df: DataFrame, client: ClientConfig, keys: KeyRing, *, corrupt: str
-) -> DataFrame:
-    """For quarantine: every PII column (whatever its silver policy) and the raw text of
-    malformed records become tokens, so quarantine holds no plaintext PII; non-PII columns
-    stay readable for triage."""
-    pii = {c.name for c in client.columns if c.pii is not None}
-    replaced = {
-        name: tokenise(F.col(name), column=name, keys=keys) for name in pii if name in df.columns
-    }
+def protect_raw(df: DataFrame, client: ClientConfig, keys: KeyRing, *, corrupt: str) -> DataFrame:
+    """Raw rows for bronze/quarantine: ``_key_token`` added, PII columns and ``corrupt``
+    encrypted (AES-GCM, AAD = column name); other columns untouched."""
+    with_key = df.withColumn(KEY_TOKEN, key_token(client, keys, standardised=False))
+    names = [c.name for c in client.columns if c.is_pii and c.name in df.columns]
+    replaced = {name: encrypt_column(F.col(name), column=name, keys=keys) for name in names}
     if corrupt in df.columns:
-        replaced[corrupt] = tokenise(F.col(corrupt), column=RAW_RECORD_DOMAIN, keys=keys)
+        replaced[corrupt] = encrypt_column(F.col(corrupt), column=corrupt, keys=keys)
+        # A malformed record's fields are misaligned: a PII value may sit in a non-PII
+        # column. Its encrypted raw text keeps everything; its plain fields are dropped.
+        plain = [c.name for c in client.columns if not c.is_pii and c.name in df.columns]
+        for name in plain:
+            replaced[name] = F.when(F.col(corrupt).isNull(), F.col(name))
+    return with_key.withColumns(replaced)
+
+
+def reveal_raw(df: DataFrame, client: ClientConfig, keys: KeyRing, *, corrupt: str) -> DataFrame:
+    """Inverse of ``protect_raw`` for key holders (replay, ``lakehouse decrypt``)."""
+    names = [c.name for c in client.columns if c.is_pii and c.name in df.columns]
+    if corrupt in df.columns:
+        names.append(corrupt)
+    return df.withColumns(
+        {name: decrypt_column(F.col(name), column=name, keys=keys) for name in names}
+    )
+
+
+def redact_free_text(df: DataFrame, client: ClientConfig) -> DataFrame:
+    """Redact PHI in ``free_text`` columns; add ``_phi_<kind>`` finding counts per row."""
+    free = [c.name for c in client.columns if c.free_text and c.name in df.columns]
+    if not free:
+        return df
+    structs = {
+        f"__phi_{name}": redact_column(F.col(name), mrn_patterns=client.phi.mrn_patterns)
+        for name in free
+    }
+    staged = df.withColumns(structs)
+    counts = {
+        f"_phi_{kind}": sum(
+            (F.col(f"__phi_{name}")[kind] for name in free[1:]),
+            F.col(f"__phi_{free[0]}")[kind],
+        )
+        for kind in KINDS
+    }
+    texts = {name: F.col(f"__phi_{name}")["text"] for name in free}
+    return staged.withColumns({**texts, **counts}).drop(*structs)
+
+
+def prepare_silver(df: DataFrame, client: ClientConfig, keys: KeyRing) -> DataFrame:
+    """Deterministic policies (redaction, token, mask, generalise), ``drop`` removed.
+
+    ``encrypt``/``deterministic_encrypt`` columns stay plaintext here so the row hash can be
+    computed over them (an encrypted value differs on every write); ``encrypt_silver`` then
+    encrypts them.
+    """
+    redacted = redact_free_text(df, client)
+    replaced: dict[str, Column] = {}
+    for spec in client.columns:
+        if spec.name not in df.columns:
+            continue
+        column = F.col(spec.name)
+        if spec.pii == "token":
+            replaced[spec.name] = tokenise(column.cast("string"), column=spec.name, keys=keys)
+        elif spec.pii == "mask":
+            replaced[spec.name] = mask_column(column, spec.mask_options)
+        elif spec.pii == "generalise":
+            replaced[spec.name] = generalise_column(column, spec, as_of=F.col(CREATION_DATE))
+    dropped = [c.name for c in client.columns if c.pii == "drop" and c.name in df.columns]
+    return redacted.withColumns(replaced).drop(*dropped)
+
+
+def encrypt_silver(df: DataFrame, client: ClientConfig, keys: KeyRing) -> DataFrame:
+    """Encrypt ``encrypt`` (AES-GCM) and ``deterministic_encrypt`` (AES-SIV) columns."""
+    replaced: dict[str, Column] = {}
+    for spec in client.columns:
+        if spec.name not in df.columns:
+            continue
+        if spec.pii == "encrypt":
+            replaced[spec.name] = encrypt_column(F.col(spec.name), column=spec.name, keys=keys)
+        elif spec.pii == "deterministic_encrypt":
+            replaced[spec.name] = siv_column(F.col(spec.name), column=spec.name, keys=keys)
     return df.withColumns(replaced) if replaced else df
 
 
@@ -56,3 +178,17 @@ def row_hash(columns: Sequence[str], keys: KeyRing) -> Column:
     """
     content = F.to_json(F.struct(*[F.col(c) for c in columns]))
     return spark_hmac_hex(token_message("_row", content), keys.token_key)
+
+
+def split_phi_counts(table: pa.Table) -> tuple[pa.Table, dict[str, int] | None]:
+    """Remove the ``_phi_<kind>`` columns from silver rows; their totals per kind.
+
+    None when the client has no free-text column (nothing was scanned).
+    """
+    present = [c for c in PHI_COLUMNS if c in table.column_names]
+    if not present:
+        return table, None
+    totals = {
+        name.removeprefix("_phi_"): int(pc.sum(table.column(name)).as_py() or 0) for name in present
+    }
+    return table.drop_columns(present), totals

@@ -30,7 +30,8 @@ def spark_hmac_hex(message: Column, key: bytes) -> Column:
     """HMAC-SHA256 of a string column (UTF-8) as 64 lower-case hex chars; NULL stays NULL."""
     inner_pad, outer_pad = _pads(key)
     inner = F.unhex(F.sha2(F.concat(F.lit(inner_pad), message.cast("binary")), 256))
-    return F.sha2(F.concat(F.lit(outer_pad), inner), 256)
+    # Named, so an un-aliased column is not named after its SQL text (which spells the pads).
+    return F.sha2(F.concat(F.lit(outer_pad), inner), 256).alias("hmac_sha256")
 
 
 def token_message(domain: str, value: Column) -> Column:

@@ -25,6 +25,9 @@ class Code(StrEnum):
     MAX = "max"
     MIN_DATE = "min_date"
     FUTURE_DATE = "future_date"
+    CONTROL_CHARACTERS = "control_characters"
+    TOO_LONG = "too_long"
+    FORMULA = "formula"
     MALFORMED = "malformed"
     DUPLICATE_KEY = "duplicate_key_in_file"
 

@@ -6,6 +6,7 @@ column's name and the raw string under ``<name>__raw``, plus ``_creation_date``.
 - ``invalid_<type>``: raw value present but the standardiser could not parse it;
 - the declared value checks (regex, isin, lengths, min/max, min_date, not_in_future) on the
   standardised value; a NULL passes them (its absence is ``not_null``'s business).
+- on the raw value of every column: no control characters, at most ``file.max_field_chars``.
 Every check is named by its ``Code`` so failure cases map straight to reason codes.
 """
 
@@ -85,8 +86,23 @@ def _value_checks(spec: ColumnSpec) -> list[pa.Check]:
     return checks
 
 
-def _column_checks(spec: ColumnSpec) -> list[pa.Check]:
-    checks: list[pa.Check] = []
+# C0 controls other than tab, LF and CR (which quoted CSV fields may legitimately hold), and
+# DEL. A NUL or an escape sequence in a name or key is corruption or an attack, not data.
+_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+
+
+_FORMULA = r"^\s*(?:[=+@]|-[^0-9.\s])"
+
+
+def _column_checks(spec: ColumnSpec, max_chars: int) -> list[pa.Check]:
+    checks: list[pa.Check] = [
+        _check(spec, Code.CONTROL_CHARACTERS, lambda _std, raw: ~raw.str.contains(_CONTROL)),
+        _check(spec, Code.TOO_LONG, lambda _std, raw: raw.str.len_chars() <= max_chars),
+    ]
+    if spec.type in ("name", "string"):
+        # A spreadsheet would run "=...", "+...", "@..." or "-..." as a formula; no name or
+        # free text starts that way, and quarantining beats re-emitting it into an export.
+        checks.append(_check(spec, Code.FORMULA, lambda _std, raw: ~raw.str.contains(_FORMULA)))
     if spec.required:
         checks.append(_check(spec, Code.NOT_NULL, lambda _std, raw: ~_blank(raw)))
     parse_code = _PARSE_CODES.get(spec.type)
@@ -99,7 +115,9 @@ def build_schema(client: ClientConfig) -> pa.DataFrameSchema:
     """The client's row-level schema; extra columns (lineage, raw copies) are allowed."""
     return pa.DataFrameSchema(
         {
-            spec.name: pa.Column(None, nullable=True, checks=_column_checks(spec))
+            spec.name: pa.Column(
+                None, nullable=True, checks=_column_checks(spec, client.file.max_field_chars)
+            )
             for spec in client.columns
         },
         name=client.client_id,

@@ -14,6 +14,12 @@ from deltalake import DeltaTable
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_TOKEN_KEY = "6c616b65686f7573652d6532652d746573742d6b65792d33322d6279746573212121"  # 34 bytes
+# Every purpose's key (token, encrypt, siv), as a real deployment would export them.
+TEST_KEYS = {
+    "LAKEHOUSE_TOKEN_KEY": TEST_TOKEN_KEY,
+    "LAKEHOUSE_ENCRYPT_KEY": "11" * 32,
+    "LAKEHOUSE_SIV_KEY": "22" * 32,
+}
 
 
 @dataclass(frozen=True)

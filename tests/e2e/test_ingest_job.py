@@ -6,7 +6,7 @@ import shutil
 from collections import Counter
 
 import pytest
-from e2e_support import REPO, TEST_TOKEN_KEY, Workspace, run, spark_submit_env
+from e2e_support import REPO, TEST_KEYS, Workspace, run, spark_submit_env
 
 from lakehouse.config import load_clients
 from lakehouse.demo import build_demo
@@ -27,7 +27,7 @@ def test_job_refuses_to_run_without_a_key(workspace: Workspace) -> None:
 
 def test_exactly_once_per_client_and_incremental(workspace: Workspace) -> None:
     demo = build_demo(load_clients(REPO / "clients"))
-    env = spark_submit_env(workspace, LAKEHOUSE_TOKEN_KEY=TEST_TOKEN_KEY)
+    env = spark_submit_env(workspace, **TEST_KEYS)
     demo.write(workspace.landing, waves=[1])
     wave1 = {f.name for f in demo.files if f.wave == 1}
 
@@ -82,7 +82,7 @@ def test_malformed_and_bad_rows_are_quarantined_with_reasons(workspace: Workspac
         "AC0000005,Di,Wu,1990-01-01,,,10001,TIN\n"  # plan not allowed
     )
     (workspace.landing / "acme_2026-03-01.csv").write_text(header + rows, encoding="utf-8")
-    result = run(SUBMIT, spark_submit_env(workspace, LAKEHOUSE_TOKEN_KEY=TEST_TOKEN_KEY))
+    result = run(SUBMIT, spark_submit_env(workspace, **TEST_KEYS))
     assert result.returncode == 0, result.stdout + result.stderr
     (audit,) = workspace.table("audit/files").to_pylist()
     assert (audit["rows_read"], audit["rows_valid"], audit["rows_quarantined"]) == (5, 1, 4)

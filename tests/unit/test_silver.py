@@ -51,7 +51,10 @@ def _merge(
     seq: int = 0,
 ) -> tuple[int, int, int, int, int | None]:
     source = silver_rows(_valid(spark, rows, day, seq), client, keys).toArrow()
-    c = merge_silver(ENGINE, path, source, client, retries=2, metadata={"run_id": "t"})
+    sha = f"{day:02d}{seq}" + "".join(r[0] + r[2] for r in rows)  # stands in for a file checksum
+    c = merge_silver(
+        ENGINE, path, source, client, file_sha256=sha, retries=2, metadata={"run_id": "t"}
+    )
     return c.inserted, c.updated, c.unchanged, c.stale, c.version
 
 
@@ -64,7 +67,7 @@ def test_silver_rows_apply_policies_and_hash(
     assert row is not None
     assert "email" not in out.columns  # pii: drop
     assert row["member_id"] == hmac_hex("AC0000001", keys.token_key, domain="member_id")
-    assert row["last_name"] == "Lee"  # pii: keep
+    assert row["last_name"] == "L**"  # pii: mask {keep_first: 1}
     same = silver_rows(_valid(spark, [("AC0000001", "Lee", "GOLD")], day=9), acme, keys).first()
     changed = silver_rows(
         _valid(spark, [("AC0000001", "Lee", "SILVER")], day=5), acme, keys
@@ -82,8 +85,13 @@ def test_scd1_merge_rules(
     assert _merge(spark, path, acme, keys, first, day=5)[:4] == (2, 0, 0, 0)
     version = ENGINE.version(path)
 
-    # Replay: nothing changes, no new version.
-    assert _merge(spark, path, acme, keys, first, day=5) == (0, 0, 2, 0, None)
+    # Replay of the same file (crash before its audit row): the first commit's counts come
+    # back, and nothing is written.
+    assert _merge(spark, path, acme, keys, first, day=5) == (2, 0, 0, 0, version)
+    assert ENGINE.version(path) == version
+
+    # Same content in another file: everything unchanged, no new version.
+    assert _merge(spark, path, acme, keys, first, day=5, seq=7) == (0, 0, 2, 0, None)
     assert ENGINE.version(path) == version
 
     # Newer file: one change, one unchanged, one new key.

@@ -90,7 +90,9 @@ def test_standardise_acme_file(spark: SparkSession, clients: dict[str, ClientCon
 
 def test_standardise_globex_formats(spark: SparkSession, clients: dict[str, ClientConfig]) -> None:
     globex = clients["globex"]
-    names = [column.name for column in globex.columns]
+    # The structured columns (free-text columns have their own tests).
+    specs = [column for column in globex.columns if column.type != "string"][:9]
+    names = [column.name for column in specs]
     raw = spark.createDataFrame(
         [
             (
@@ -118,7 +120,7 @@ def test_standardise_globex_formats(spark: SparkSession, clients: dict[str, Clie
         ],
         names,
     )
-    result = standardise(raw, globex.columns, globex.phone_region).collect()
+    result = standardise(raw, specs, globex.phone_region).collect()
     assert [tuple(row) for row in result] == [
         (
             "GX-000001",

@@ -1,0 +1,270 @@
+"""``lakehouse keys status|rotate``, ``lakehouse decrypt`` and ``lakehouse forget``.
+
+Every command that reveals or destroys PII writes one row to ``<lake>/audit/pii_events``
+(who, why, what, how many; never values), also when it fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import getpass
+import os
+import socket
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, cast
+
+from lakehouse.audit import PiiEvent, append_pii_event, safe_error
+from lakehouse.cli._common import Subcommands, load_cli_settings, settings_args
+from lakehouse.config import load_clients
+from lakehouse.config.models import ClientConfig, Settings
+from lakehouse.errors import LakehouseError
+from lakehouse.pii.keys import KeyRing, Purpose
+
+if TYPE_CHECKING:
+    from lakehouse.engine.base import TableEngine
+    from lakehouse.pii.erasure import ErasureReport, MemberKey
+
+__all__ = ["register"]
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid:{os.getuid()}"
+
+
+@contextmanager
+def _audited(
+    settings: Settings, engine: TableEngine, event: str, client: str | None, reason: str | None
+) -> Iterator[PiiEvent]:
+    """Yield the event to fill; append it (SUCCESS, or FAILED with a safe error) at exit."""
+    record = PiiEvent(
+        event=event,
+        client_id=client,
+        started_at=dt.datetime.now(dt.UTC),
+        user=_user(),
+        host=socket.gethostname(),
+        event_id=uuid.uuid4().hex,
+        reason=reason,
+    )
+    try:
+        yield record
+        record.status = "SUCCESS"
+    except BaseException as exc:
+        record.status = "FAILED"
+        record.error = safe_error(exc)
+        raise
+    finally:
+        record.finished_at = dt.datetime.now(dt.UTC)
+        append_pii_event(engine, settings.lake_root, record)
+
+
+def _client(settings: Settings, client_id: str) -> ClientConfig:
+    clients = load_clients(settings.clients_dir)
+    if client_id not in clients:
+        raise LakehouseError(
+            f"unknown client '{client_id}'", fix=f"choose from {', '.join(sorted(clients))}"
+        )
+    return clients[client_id]
+
+
+def _keys(purposes: set[Purpose]) -> KeyRing:
+    keys = KeyRing.from_environment()
+    keys.require(purposes)
+    return keys
+
+
+def _engine(settings: Settings) -> TableEngine:
+    from lakehouse.engine import get_engine
+
+    return get_engine(settings.engine)
+
+
+def _cmd_keys_status(args: argparse.Namespace) -> int:
+    keys = KeyRing.from_environment()
+    print(f"token    {keys.token_key_id}")
+    print(f"encrypt  {keys.encrypt_key_id or '-  (missing: set LAKEHOUSE_ENCRYPT_KEY)'}")
+    old = ", ".join(sorted(keys.encrypt_old_key_ids)) or "-"
+    print(f"         old (decrypt only): {old}")
+    print(f"siv      {keys.siv_key_id or '-  (set LAKEHOUSE_SIV_KEY if a client needs it)'}")
+    return 0
+
+
+def _cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from lakehouse.lock import ClientLock
+    from lakehouse.pii.rotation import RotationReport, rotate_client
+
+    settings = load_cli_settings(args)
+    clients = load_clients(settings.clients_dir)
+    chosen = args.client or sorted(clients)
+    keys = _keys({"token", "encrypt"})
+    engine = _engine(settings)
+    report = RotationReport()
+    for client_id in chosen:
+        client = _client(settings, client_id)
+        with (
+            _audited(settings, engine, "keys_rotate", client_id, args.reason) as event,
+            ClientLock(settings.lock_dir, client_id, run_id=f"keys-rotate-{event.event_id}"),
+        ):
+            rotate_client(settings, client, engine, keys, dry_run=args.dry_run, report=report)
+            event.rows = sum(v for k, v in report.values.items() if k.startswith(client_id + "/"))
+            event.key_ids = f"encrypt={keys.encrypt_key_id},siv={keys.siv_key_id or '-'}"
+            event.tables = ",".join(k for k in report.values if k.startswith(client_id + "/"))
+            event.detail = {"dry_run": args.dry_run, "values": report.values}
+    for label, count in sorted(report.values.items()):
+        verb = "would re-encrypt" if args.dry_run else "re-encrypted"
+        print(f"{label:<28} {verb} {count} value(s)")
+    print(f"active encrypt key: {keys.encrypt_key_id}; total {report.total}")
+    return 0
+
+
+def _member(settings: Settings, client: ClientConfig, keys: KeyRing, raw: list[str]) -> MemberKey:
+    from lakehouse.pii.erasure import member_key
+    from lakehouse.spark import build_spark
+
+    return member_key(build_spark(settings), client, keys, raw)
+
+
+def _cmd_decrypt(args: argparse.Namespace) -> int:
+    from lakehouse.pii.access import reveal
+
+    settings = load_cli_settings(args)
+    client = _client(settings, args.client)
+    keys = _keys({"token", "encrypt"})
+    engine = _engine(settings)
+    zone = cast(Literal["bronze", "quarantine", "silver"], args.table)
+    with _audited(settings, engine, "decrypt", client.client_id, args.reason) as event:
+        member = _member(settings, client, keys, args.key) if args.key else None
+        event.subject = member.fingerprint if member else None
+        revealed = reveal(
+            settings,
+            client,
+            engine,
+            keys,
+            zone=zone,
+            source_file=args.file,
+            key_token=member.key_token if member and zone != "silver" else None,
+            silver_key=member.silver_values if member and zone == "silver" else None,
+            limit=args.limit,
+        )
+        event.tables = zone
+        event.columns = ",".join(revealed.columns)
+        event.rows = revealed.table.num_rows
+        event.key_ids = ",".join(revealed.key_ids)
+        event.detail = {"file": args.file, "limit": args.limit, "output": str(args.output)}
+        _write_csv(revealed.table.to_pylist(), revealed.table.column_names, args.output)
+    print(
+        f"decrypted {revealed.table.num_rows} row(s), columns {event.columns or '-'}; "
+        "use recorded in audit/pii_events",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _write_csv(rows: list[dict[str, object]], names: list[str], output: Path | None) -> None:
+    def emit(handle: object) -> None:
+        writer = csv.DictWriter(handle, fieldnames=names)  # type: ignore[arg-type]
+        writer.writeheader()
+        writer.writerows(rows)
+
+    if output is None:
+        emit(sys.stdout)
+        return
+    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        emit(handle)
+
+
+def _cmd_forget(args: argparse.Namespace) -> int:
+    from lakehouse.lock import ClientLock
+    from lakehouse.pii.erasure import forget
+    from lakehouse.pii.policies import needed_purposes
+    from lakehouse.spark import build_spark
+
+    if not args.dry_run and not args.yes:
+        raise LakehouseError(
+            "forget deletes the member everywhere and removes table history (time travel, "
+            "change data feed) it was part of",
+            fix="make sure downstream CDF readers have caught up, then rerun with --yes "
+            "(or --dry-run to see what would be removed)",
+        )
+    settings = load_cli_settings(args)
+    client = _client(settings, args.client)
+    keys = _keys(needed_purposes([client]))
+    engine = _engine(settings)
+    with (
+        _audited(settings, engine, "forget", client.client_id, args.reason) as event,
+        ClientLock(settings.lock_dir, client.client_id, run_id=f"forget-{event.event_id}"),
+    ):
+        report = forget(
+            build_spark(settings), settings, client, engine, keys, args.key, dry_run=args.dry_run
+        )
+        event.subject = report.fingerprint
+        event.tables = ",".join(sorted(report.rows))
+        event.rows = sum(report.rows.values())
+        event.detail = {"dry_run": args.dry_run, **report.as_detail()}
+        if not report.verified:
+            raise LakehouseError(
+                f"erasure not verified: {len(report.leftovers)} file(s) still hold the member",
+                client=client.client_id,
+                fix="see detail.leftovers of this event in audit/pii_events",
+            )
+    _print_forget(report, args.dry_run)
+    return 0
+
+
+def _print_forget(report: ErasureReport, dry_run: bool) -> None:
+    verb = "would delete" if dry_run else "deleted"
+    for zone, rows in sorted(report.rows.items()):
+        extra = "" if dry_run else f", {report.files_removed.get(zone, 0)} file(s) vacuumed"
+        print(f"{zone:<11} {verb} {rows} row(s){extra}")
+    for path, records in sorted(report.raw_files.items()):
+        print(f"raw file    {path}: {records} record(s) {'to remove' if dry_run else 'removed'}")
+    if not dry_run:
+        print(
+            f"verified: no file under the lake holds the member (request {report.fingerprint[:16]})"
+        )
+
+
+def _add(
+    sub: Subcommands, name: str, help_text: str, func: Callable[..., int]
+) -> argparse.ArgumentParser:
+    parser = sub.add_parser(name, help=help_text)
+    settings_args(parser)
+    parser.set_defaults(func=func)
+    return parser
+
+
+def register(sub: Subcommands) -> None:
+    keys = sub.add_parser("keys", help="key ring: status, rotation")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    _add(keys_sub, "status", "show which key id serves each purpose (never keys)", _cmd_keys_status)
+    rotate = _add(
+        keys_sub, "rotate", "re-encrypt stored values under the active keys", _cmd_keys_rotate
+    )
+    rotate.add_argument("--client", action="append", help="only this client (repeatable)")
+    rotate.add_argument("--dry-run", action="store_true", help="count, change nothing")
+    rotate.add_argument("--reason", help="ticket or justification, recorded in the audit")
+
+    decrypt = _add(sub, "decrypt", "show encrypted values to a key holder (audited)", _cmd_decrypt)
+    decrypt.add_argument("--client", required=True)
+    decrypt.add_argument("--table", required=True, choices=["bronze", "quarantine", "silver"])
+    decrypt.add_argument("--file", help="only rows from this landing file")
+    decrypt.add_argument("--key", action="append", help="only this member (raw key)")
+    decrypt.add_argument("--limit", type=int, default=100, help="at most N rows (default 100)")
+    decrypt.add_argument("--reason", required=True, help="why: recorded in the audit")
+    decrypt.add_argument("--output", type=Path, help="CSV file (created 0600); default stdout")
+
+    forget = _add(sub, "forget", "erase one member everywhere and verify it", _cmd_forget)
+    forget.add_argument("--client", required=True)
+    forget.add_argument("--key", action="append", required=True, help="the member's raw key")
+    forget.add_argument("--dry-run", action="store_true", help="show what would be removed")
+    forget.add_argument("--yes", action="store_true", help="confirm: history is removed too")
+    forget.add_argument("--reason", help="request id, recorded in the audit")

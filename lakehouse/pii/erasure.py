@@ -1,0 +1,248 @@
+"""Erasure (GDPR Art. 17): remove one member from every table and file, then prove it.
+
+``forget`` takes the member's raw key, standardises and tokenises it exactly as the pipeline
+does (Spark standardiser, HMAC token), and then:
+
+1. finds the member's rows: silver by its merge key, bronze and quarantine by ``_key_token``,
+   plus malformed records whose decrypted raw text contains the key;
+2. collects what identifies the member in storage (token, key token, row hash, every
+   encrypted value of those rows) to verify against afterwards;
+3. deletes the rows, vacuums with ``full=True`` (older versions and ``_change_data`` files
+   go; downstream CDF readers must have caught up first) and purges the log history, whose
+   statistics and delete predicates quote the removed values;
+4. removes the member's records from landing and archived raw files;
+5. scans every file under the lake (and landing) for the collected values and the key;
+6. writes a ``forget`` event to ``audit/pii_events`` with counts and a keyed fingerprint of
+   the request (never the key, never the member's token).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from lakehouse.config.models import ClientConfig, Settings
+from lakehouse.engine.base import TableEngine
+from lakehouse.errors import LakehouseError
+from lakehouse.landing.reader import CORRUPT_COLUMN
+from lakehouse.pii.crypto import decrypt_value, is_encrypted
+from lakehouse.pii.keys import KeyRing
+from lakehouse.pii.policies import KEY_TOKEN
+from lakehouse.pii.raw_files import contains_token, erase_from_raw_files, raw_files_with
+from lakehouse.pii.scan import scan_files
+from lakehouse.pii.tokens import hmac_hex
+from lakehouse.transform.standardise import standardise_column
+
+__all__ = ["ErasureReport", "MemberKey", "forget", "member_key"]
+
+log = logging.getLogger(__name__)
+
+ZONES: tuple[Literal["bronze", "quarantine", "silver"], ...] = ("bronze", "quarantine", "silver")
+_IDENTIFYING = ("_row_hash", KEY_TOKEN)
+
+
+@dataclass(frozen=True)
+class MemberKey:
+    """A member's key as the pipeline stores it. ``repr`` hides the values."""
+
+    client_id: str
+    raw: tuple[str, ...] = field(repr=False)
+    standardised: tuple[str, ...] = field(repr=False)
+    silver_values: tuple[str, ...] = field(repr=False)  # per key column, as silver holds it
+    key_token: str = field(repr=False)  # ``_key_token`` of bronze and quarantine
+    fingerprint: str = ""  # keyed, different from every stored value: safe for the audit
+
+
+@dataclass
+class ErasureReport:
+    client_id: str
+    fingerprint: str
+    dry_run: bool
+    rows: dict[str, int] = field(default_factory=dict)
+    files_removed: dict[str, int] = field(default_factory=dict)
+    log_files_purged: dict[str, int] = field(default_factory=dict)
+    raw_files: dict[str, int] = field(default_factory=dict)  # path -> records removed
+    leftovers: list[str] = field(default_factory=list)  # files still holding a value
+
+    @property
+    def verified(self) -> bool:
+        return not self.leftovers
+
+    def as_detail(self) -> dict[str, object]:
+        return {
+            "rows": self.rows,
+            "files_removed": self.files_removed,
+            "log_files_purged": self.log_files_purged,
+            "raw_files": self.raw_files,
+            "verified": self.verified,
+            "leftovers": self.leftovers,
+        }
+
+
+def member_key(
+    spark: SparkSession, client: ClientConfig, keys: KeyRing, raw: Sequence[str]
+) -> MemberKey:
+    """Standardise and tokenise a raw key exactly as ingestion does.
+
+    Raises:
+        LakehouseError: wrong number of key parts, or a part that does not standardise.
+    """
+    names = list(client.merge_key)
+    if len(raw) != len(names):
+        raise LakehouseError(
+            f"client '{client.client_id}' has a {len(names)}-part key ({', '.join(names)}); "
+            f"{len(raw)} value(s) given",
+            fix="pass --key once per key column, in merge_key order",
+        )
+    frame = spark.createDataFrame([tuple(raw)], ", ".join(f"`{n}` string" for n in names))
+    row = frame.select(
+        *[
+            standardise_column(F.col(n), client.column(n), client.phone_region).cast("string")
+            for n in names
+        ]
+    ).first()
+    assert row is not None
+    standardised = tuple(row)
+    if any(v is None for v in standardised):
+        raise LakehouseError(
+            "the key does not standardise to a valid value (nothing can match it)",
+            client=client.client_id,
+            fix="pass the key as the client's files spell it",
+        )
+    tokens = [
+        hmac_hex(v, keys.token_key, domain=n) for v, n in zip(standardised, names, strict=True)
+    ]
+    silver = tuple(
+        token if client.column(n).pii == "token" else value
+        for token, value, n in zip(tokens, standardised, names, strict=True)
+    )
+    return MemberKey(
+        client_id=client.client_id,
+        raw=tuple(raw),
+        standardised=tuple(str(v) for v in standardised),
+        silver_values=silver,
+        key_token=".".join(tokens),
+        fingerprint=hmac_hex(".".join(tokens), keys.token_key, domain="_erasure"),
+    )
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _contains_key(text: str, member: MemberKey) -> bool:
+    return all(contains_token(text, v) for v in member.standardised)
+
+
+def _locate(
+    engine: TableEngine,
+    path: Path,
+    zone: str,
+    client: ClientConfig,
+    member: MemberKey,
+    keys: KeyRing,
+) -> tuple[str, pa.Table]:
+    """(SQL predicate, rows) of the member in one table, read before anything is deleted."""
+    table = engine.read(path, partition=("client_id", client.client_id))
+    partition = f"client_id = {_quote(client.client_id)}"
+    if zone == "silver":
+        mask = pa.array([True] * table.num_rows, pa.bool_())
+        parts = []
+        for name, value in zip(client.merge_key, member.silver_values, strict=True):
+            mask = pc.and_(mask, pc.equal(table.column(name).cast(pa.string()), value))
+            parts.append(f"{name} = {_quote(value)}")
+        return " AND ".join([partition, *parts]), table.filter(mask)
+    tokens = (
+        table.column(KEY_TOKEN).to_pylist()
+        if KEY_TOKEN in table.column_names
+        else [None] * table.num_rows
+    )
+    clauses = [f"{KEY_TOKEN} = {_quote(member.key_token)}"]
+    keep: list[bool] = []
+    for token, stored, sha, number in zip(
+        tokens,
+        table.column(CORRUPT_COLUMN).to_pylist(),
+        table.column("_file_sha256").to_pylist(),
+        table.column("_record_number").to_pylist(),
+        strict=True,
+    ):
+        # A malformed record is found by its raw text: its key field may be misaligned.
+        malformed = stored is not None and _contains_key(
+            decrypt_value(stored, keys=keys, aad=CORRUPT_COLUMN)
+            if is_encrypted(stored)
+            else str(stored),
+            member,
+        )
+        if malformed and token != member.key_token:
+            clauses.append(f"(_file_sha256 = {_quote(sha)} AND _record_number = {int(number)})")
+        keep.append(token == member.key_token or malformed)
+    return f"{partition} AND ({' OR '.join(clauses)})", table.filter(pa.array(keep, pa.bool_()))
+
+
+def _identifying_values(rows: pa.Table) -> set[str]:
+    """Values in the member's rows that identify them: ciphertexts, tokens, row hashes."""
+    values: set[str] = set()
+    for name in rows.column_names:
+        for value in rows.column(name).to_pylist():
+            if isinstance(value, str) and (is_encrypted(value) or name in _IDENTIFYING):
+                values.add(value)
+    return values
+
+
+def forget(
+    spark: SparkSession,
+    settings: Settings,
+    client: ClientConfig,
+    engine: TableEngine,
+    keys: KeyRing,
+    raw_key: Sequence[str],
+    *,
+    dry_run: bool = False,
+) -> ErasureReport:
+    """Remove the member with ``raw_key`` everywhere and verify it (see module docstring).
+
+    The caller holds the client's lock and writes the audit event.
+    """
+    member = member_key(spark, client, keys, raw_key)
+    report = ErasureReport(client.client_id, member.fingerprint, dry_run)
+    needles = {member.key_token, *member.silver_values}
+    for zone in ZONES:
+        path = settings.table_path(zone, client.dataset)
+        if not engine.exists(path):
+            continue
+        predicate, rows = _locate(engine, path, zone, client, member, keys)
+        report.rows[zone] = rows.num_rows
+        needles |= _identifying_values(rows)
+        if dry_run or rows.num_rows == 0:
+            continue
+        engine.delete(path, predicate, metadata={"lakehouse_operation": "forget"})
+        report.files_removed[zone] = len(engine.vacuum_full(path))
+        report.log_files_purged[zone] = engine.purge_history(path)
+    raw_roots = [settings.landing_dir, settings.archive_root]
+    holders = raw_files_with(raw_roots, member.standardised)
+    for erased in erase_from_raw_files(holders, client, member.standardised, dry_run=dry_run):
+        report.raw_files[str(erased.path)] = erased.records_removed
+    if not dry_run:
+        plaintext = set(member.standardised)
+        findings = scan_files([settings.lake_root], needles | plaintext)
+        findings += scan_files([settings.landing_dir], plaintext)
+        report.leftovers = sorted({str(f.path) for f in findings})
+    log.info(
+        "member erased" if not dry_run else "erasure planned (dry run)",
+        extra={
+            "client": client.client_id,
+            "subject": member.fingerprint[:16],
+            "rows": sum(report.rows.values()),
+            "raw_files": len(report.raw_files),
+            "verified": report.verified,
+        },
+    )
+    return report

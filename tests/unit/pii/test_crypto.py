@@ -1,0 +1,172 @@
+"""AES-GCM and AES-SIV values: round trips, key ids, column binding, tampering, rotation."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lakehouse.errors import KeyMissingError
+from lakehouse.pii.crypto import (
+    DecryptionError,
+    decrypt_many,
+    decrypt_value,
+    gcm_encrypt_many,
+    is_encrypted,
+    key_id_of,
+    reencrypt_many,
+    siv_encrypt_many,
+)
+from lakehouse.pii.keys import KeyRing
+
+TOKEN, ENC1, ENC2, SIV1, SIV2 = (bytes([i]) * 32 for i in range(1, 6))
+
+
+def _ring(
+    encrypt: str = "enc-1",
+    old: tuple[str, ...] = (),
+    siv: str = "siv-1",
+    old_siv: tuple[str, ...] = (),
+) -> KeyRing:
+    return KeyRing(
+        token_key_id="tok",
+        keys={"tok": TOKEN, "enc-1": ENC1, "enc-2": ENC2, "siv-1": SIV1, "siv-2": SIV2},
+        encrypt_key_id=encrypt,
+        encrypt_old_key_ids=frozenset(old),
+        siv_key_id=siv,
+        siv_old_key_ids=frozenset(old_siv),
+    )
+
+
+def _gcm(values: list[str | None], ring: KeyRing, aad: str = "last_name") -> list[str | None]:
+    key_id, key = ring.active("encrypt")
+    return gcm_encrypt_many(values, key_id=key_id, key=key, aad=aad)
+
+
+def _siv(values: list[str | None], ring: KeyRing, aad: str = "email") -> list[str | None]:
+    key_id, key = ring.active("siv")
+    return siv_encrypt_many(values, key_id=key_id, key=key, aad=aad)
+
+
+VALUES = ["Lee", "", "O'Brien", "Zoë Ångström", "東京都", "x" * 10_000, "a:b:c", "gcm1:fake"]
+
+
+def test_gcm_round_trip_and_format() -> None:
+    ring = _ring()
+    stored = _gcm([*VALUES, None], ring)
+    assert stored[-1] is None
+    for plain, value in zip(VALUES, stored, strict=False):
+        assert value is not None and value.startswith("gcm1:enc-1:")
+        assert is_encrypted(value) and key_id_of(value) == "enc-1"
+        assert plain not in value.split(":", 2)[2] or plain == ""
+        assert decrypt_value(value, keys=ring, aad="last_name") == plain
+    assert decrypt_many(stored, keys=ring, aad="last_name") == [*VALUES, None]
+
+
+def test_gcm_is_randomised_siv_is_deterministic() -> None:
+    ring = _ring()
+    first, second = _gcm(["Lee"], ring), _gcm(["Lee"], ring)
+    assert first != second
+    assert _siv(["a@example.org"], ring) == _siv(["a@example.org"], ring)
+    assert _siv(["a@example.org"], ring) != _siv(["b@example.org"], ring)
+    # Equal plaintext in another column is another value (AAD = column name).
+    assert _siv(["a@example.org"], ring, aad="email") != _siv(["a@example.org"], ring, aad="x")
+
+
+def test_siv_round_trip() -> None:
+    ring = _ring()
+    stored = _siv([*VALUES, None], ring)
+    assert all(v is None or v.startswith("siv1:siv-1:") for v in stored)
+    assert decrypt_many(stored, keys=ring, aad="email") == [*VALUES, None]
+
+
+@given(st.lists(st.one_of(st.none(), st.text(max_size=300)), max_size=30))
+def test_property_round_trips(values: list[str | None]) -> None:
+    ring = _ring()
+    assert decrypt_many(_gcm(values, ring), keys=ring, aad="last_name") == values
+    assert decrypt_many(_siv(values, ring), keys=ring, aad="email") == values
+
+
+@pytest.mark.parametrize("kind", ["gcm", "siv"])
+def test_value_is_bound_to_its_column(kind: str) -> None:
+    ring = _ring()
+    [value] = _gcm(["Lee"], ring) if kind == "gcm" else _siv(["Lee"], ring, aad="last_name")
+    assert value is not None
+    with pytest.raises(DecryptionError, match="column 'first_name'") as info:
+        decrypt_value(value, keys=ring, aad="first_name")
+    assert "Lee" not in str(info.value)
+
+
+def test_tampered_value_fails_authentication() -> None:
+    ring = _ring()
+    [value] = _gcm(["Lee"], ring)
+    assert value is not None
+    prefix, blob = value.rsplit(":", 1)
+    raw = bytearray(base64.b64decode(blob))
+    raw[-1] ^= 1
+    with pytest.raises(DecryptionError, match="authentication failed"):
+        decrypt_value(
+            f"{prefix}:{base64.b64encode(bytes(raw)).decode()}", keys=ring, aad="last_name"
+        )
+
+
+@pytest.mark.parametrize(
+    "value", ["Lee", "gcm1:enc-1:not base64!", "gcm1:enc-1:" + base64.b64encode(b"short").decode()]
+)
+def test_not_an_encrypted_value(value: str) -> None:
+    with pytest.raises(DecryptionError):
+        decrypt_value(value, keys=_ring(), aad="last_name")
+
+
+def test_old_keys_decrypt_only_when_listed() -> None:
+    old = _ring(encrypt="enc-1")
+    [value] = _gcm(["Lee"], old)
+    assert value is not None
+    rotated = _ring(encrypt="enc-2", old=("enc-1",))
+    assert decrypt_value(value, keys=rotated, aad="last_name") == "Lee"
+    forgotten = _ring(encrypt="enc-2")
+    with pytest.raises(KeyMissingError, match="'enc-1'") as info:
+        decrypt_value(value, keys=forgotten, aad="last_name")
+    assert "encrypt_old_key_ids" in str(info.value)
+
+
+def test_a_token_key_cannot_decrypt() -> None:
+    # Purpose binding: an id that names the token key is not an encryption key.
+    ring = _ring()
+    [value] = _gcm(["Lee"], ring)
+    assert value is not None
+    forged = value.replace("gcm1:enc-1:", "gcm1:tok:")
+    with pytest.raises(KeyMissingError):
+        decrypt_value(forged, keys=ring, aad="last_name")
+
+
+def test_reencrypt_moves_only_stale_values() -> None:
+    old = _ring(encrypt="enc-1", siv="siv-1")
+    stale_gcm = _gcm(["Lee", None, "Ng"], old)
+    stale_siv = _siv(["a@example.org"], old, aad="last_name")
+    new = _ring(encrypt="enc-2", old=("enc-1",), siv="siv-2", old_siv=("siv-1",))
+    current = _gcm(["Kim"], new)
+    mixed = [*stale_gcm, *stale_siv, *current, "plain"]
+    out, changed = reencrypt_many(mixed, keys=new, aad="last_name")
+    assert changed == 3  # two GCM values, one SIV value; NULL, current and plain kept
+    assert out[1] is None and out[4] == current[0] and out[5] == "plain"
+    assert [key_id_of(v) for v in (out[0], out[2], out[3]) if v] == ["enc-2", "enc-2", "siv-2"]
+    assert decrypt_many(out[:5], keys=new, aad="last_name") == [
+        "Lee",
+        None,
+        "Ng",
+        "a@example.org",
+        "Kim",
+    ]
+    again, changed_again = reencrypt_many(out, keys=new, aad="last_name")
+    assert changed_again == 0 and again == out
+
+
+def test_per_batch_keys_differ() -> None:
+    ring = _ring()
+    first = _gcm(["a", "b"], ring)
+    second = _gcm(["a", "b"], ring)
+    salt = [base64.b64decode(str(v).rsplit(":", 1)[1])[:16] for v in (*first, *second)]
+    assert salt[0] == salt[1] and salt[2] == salt[3] and salt[0] != salt[2]
