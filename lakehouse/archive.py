@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lakehouse.audit import AuditRecord, Status
+from lakehouse.audit import AuditRecord, Status, latest_outcomes
 from lakehouse.config.models import Settings
 from lakehouse.engine.base import TableEngine
 from lakehouse.landing.checksum import sha256_file
@@ -147,7 +147,10 @@ def sweep_landing(settings: Settings, engine: TableEngine, *, dry_run: bool) -> 
     name was processed with other bytes is a re-send the streaming source ignores (it tracks
     paths): it is reported, not archived.
     """
-    last = _last_outcomes(settings, engine)
+    last = {
+        name: (row["client_id"], row["status"], row["file_sha256"])
+        for name, row in latest_outcomes(engine, settings.audit_path).items()
+    }
     items: list[SweepItem] = []
     for path in landing_files(settings):
         outcome = last.get(path.name)
@@ -171,17 +174,3 @@ def sweep_landing(settings: Settings, engine: TableEngine, *, dry_run: bool) -> 
             action = "already_archived" if done.already_archived else "archived"
             items.append(SweepItem(path.name, status, action, target=done.target))
     return items
-
-
-def _last_outcomes(
-    settings: Settings, engine: TableEngine
-) -> dict[str, tuple[str | None, str, str | None]]:
-    """file name -> (client, status, sha256) of its latest audit row."""
-    if not engine.exists(settings.audit_path):
-        return {}
-    rows = engine.read(
-        settings.audit_path,
-        columns=["file_name", "client_id", "status", "file_sha256", "finished_at"],
-    ).to_pylist()
-    rows.sort(key=lambda r: (r["finished_at"] is not None, r["finished_at"]))
-    return {r["file_name"]: (r["client_id"], r["status"], r["file_sha256"]) for r in rows}

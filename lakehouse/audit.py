@@ -13,6 +13,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -27,8 +28,8 @@ __all__ = [
     "Status",
     "append_audit",
     "append_pii_event",
-    "audited_names",
     "ingested_files",
+    "latest_outcomes",
     "pii_events_path",
     "safe_error",
 ]
@@ -142,11 +143,16 @@ def ingested_files(engine: TableEngine, path: Path) -> dict[str, str]:
     }
 
 
-def audited_names(engine: TableEngine, path: Path) -> set[str]:
-    """Names of every file that has an audit row, whatever its outcome."""
+def latest_outcomes(engine: TableEngine, path: Path) -> dict[str, dict[str, Any]]:
+    """File name -> its latest audit row (client_id, status, file_sha256, finished_at)."""
     if not engine.exists(path):
-        return set()
-    return set(engine.read(path, columns=["file_name"]).column("file_name").to_pylist())
+        return {}
+    rows = engine.read(
+        path, columns=["file_name", "client_id", "status", "file_sha256", "finished_at"]
+    ).to_pylist()
+    # Scan order is not commit order: sort by time, unfinished rows first.
+    rows.sort(key=lambda r: (r["finished_at"] is not None, r["finished_at"]))
+    return {str(r["file_name"]): r for r in rows}
 
 
 PII_EVENT_SCHEMA = pa.schema(

@@ -24,7 +24,7 @@ from lakehouse.faults import reach
 from lakehouse.landing.filenames import LandingFile
 from lakehouse.landing.reader import CORRUPT_COLUMN, read_landing_csv
 from lakehouse.pii.keys import KeyRing
-from lakehouse.pii.policies import needed_purposes, split_phi_counts
+from lakehouse.pii.policies import split_phi_counts
 from lakehouse.quarantine import append_quarantine, quarantine_rows
 from lakehouse.silver import merge_silver, silver_rows
 from lakehouse.transform import standardise
@@ -46,10 +46,6 @@ class Job:
     engine: TableEngine
     run_id: str
     alerts: Sequence[AlertSink] = (LogAlertSink(),)
-
-    def __post_init__(self) -> None:
-        # Refuse before any file is touched when a key the clients' policies need is missing.
-        self.keys.require(needed_purposes(self.clients.values()))
 
 
 @contextmanager

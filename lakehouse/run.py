@@ -19,20 +19,21 @@ from lakehouse.audit import (
     AuditRecord,
     Status,
     append_audit,
-    audited_names,
     ingested_files,
+    latest_outcomes,
     safe_error,
 )
 from lakehouse.config.models import ClientConfig, Settings
 from lakehouse.engine import get_engine
 from lakehouse.errors import LakehouseError, LandingFileError
 from lakehouse.faults import reach
-from lakehouse.landing.checksum import scan_file
+from lakehouse.landing.checksum import scan_file, sha256_file
 from lakehouse.landing.discovery import UNROUTED, DiscoveredFile, discover
 from lakehouse.landing.filenames import LandingFile, RejectReason, parse_file_name
 from lakehouse.landing.reader import HeaderReject
 from lakehouse.lock import ClientLock, LockBusyError
 from lakehouse.pii.keys import KeyRing
+from lakehouse.pii.policies import needed_purposes
 from lakehouse.process import Job, process_file
 from lakehouse.spark import build_spark
 
@@ -159,36 +160,58 @@ class _Run:
             # and the idempotent writes make the replay safe.
             raise RunFailed(failed)
 
-    def audit_empty_files(self, streams: Sequence[str]) -> None:
-        """Spark's file source never lists 0-byte files; audit them here, once each."""
+    def sweep_landing(self, streams: Sequence[str]) -> None:
+        """Audit what Spark's file source never reports, once each: 0-byte files (it does not
+        list them) and files replaced after ingest (same path, new bytes: it tracks paths)."""
         landing = self.job.settings.landing_dir
         if not landing.is_dir():
             return
-        empty = [
-            p
-            for p in landing.iterdir()
-            if p.is_file()
-            and not p.is_symlink()
-            and p.stat().st_size == 0
-            and not p.name.startswith((".", "_"))
-            and (p.name.split("_", 1)[0] in streams or UNROUTED in streams)
-        ]
-        if not empty:
-            return
-        audited = audited_names(self.job.engine, self.job.settings.audit_path)
+        latest = latest_outcomes(self.job.engine, self.job.settings.audit_path)
         records = []
-        for path in sorted(empty):
-            if path.name in audited:
+        for path in sorted(landing.iterdir()):
+            prefix = path.name.split("_", 1)[0]
+            if (
+                not path.is_file()
+                or path.is_symlink()
+                or path.name.startswith((".", "_"))
+                or (prefix in self.job.clients and prefix not in streams)
+            ):
                 continue
-            file = DiscoveredFile(path=path, size=0, modified=dt.datetime.now(dt.UTC))
-            client = path.name.split("_", 1)[0]
-            error = LandingFileError(
-                "file is empty (0 bytes)",
-                reason=HeaderReject.EMPTY,
-                client=client if client in self.job.clients else None,
-                file=path.name,
-            )
-            records.append(self._reject(file, error))
+            stat, seen = path.stat(), latest.get(path.name)
+            client = prefix if prefix in self.job.clients else None
+            file = DiscoveredFile(path=path, size=stat.st_size, modified=dt.datetime.now(dt.UTC))
+            if stat.st_size == 0 and seen is None:
+                records.append(
+                    self._reject(
+                        file,
+                        LandingFileError(
+                            "file is empty (0 bytes)",
+                            reason=HeaderReject.EMPTY,
+                            client=client,
+                            file=path.name,
+                        ),
+                    )
+                )
+            elif (
+                seen is not None
+                and seen["file_sha256"]
+                and seen["finished_at"] is not None
+                and stat.st_mtime > seen["finished_at"].timestamp()
+            ):
+                sha = sha256_file(path)
+                if sha != seen["file_sha256"]:
+                    record = self._reject(
+                        file,
+                        LandingFileError(
+                            "file replaced after ingest (same name, other bytes); the new bytes "
+                            "are not ingested: send them under a new _N",
+                            reason=RejectReason.REPLACED,
+                            client=client,
+                            file=path.name,
+                        ),
+                    )
+                    record.file_sha256 = sha
+                    records.append(record)
         self._finish(records)
 
     def _process(self, landing: LandingFile, file: DiscoveredFile) -> AuditRecord | None:
@@ -283,7 +306,9 @@ def _routing_error(file: DiscoveredFile, clients: dict[str, ClientConfig]) -> La
 def build_job(
     settings: Settings, clients: dict[str, ClientConfig], keys: KeyRing, *, run_id: str | None
 ) -> Job:
-    """Everything the files of one run share (starts Spark)."""
+    """Everything the files of one run share (starts Spark, once the keys are known to be
+    there: a missing key fails in milliseconds, not after Spark's start)."""
+    keys.require(needed_purposes(clients.values()))
     return Job(
         spark=build_spark(settings),
         settings=settings,
@@ -326,7 +351,7 @@ def run_ingest(
         run = _Run(job=job, ingested=ingested_files(engine, settings.audit_path))
         log.info("run started", extra={"run_id": job.run_id, "streams": ",".join(streams)})
         errors = discover(job.spark, settings, streams, run.handle)
-        run.audit_empty_files(streams)
+        run.sweep_landing(streams)
     failed_streams = {r.client_id for r in run.records if r.status == Status.FAILED}
     return RunResult(
         run_id=job.run_id,

@@ -24,6 +24,7 @@ class RejectReason:
     FUTURE_DATE = "future_creation_date"
     NOT_A_FILE = "not_a_regular_file"
     BAD_ENCODING = "invalid_encoding"
+    REPLACED = "replaced_after_ingest"
 
 
 @dataclass(frozen=True, order=True)

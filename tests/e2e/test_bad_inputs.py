@@ -59,3 +59,25 @@ def test_bad_inputs_are_each_accounted_for(workspace: Workspace) -> None:
     assert handled == len(items) >= 30
     # Nothing from the link target (outside landing) was read.
     assert not any(r["_source_file"] == "acme_2026-03-22.csv" for r in quarantine)
+
+
+def test_a_file_replaced_after_ingest_is_audited_not_ignored(workspace: Workspace) -> None:
+    name = "acme_2026-04-01.csv"
+    header = "MemberID,FirstName,LastName,DOB,Phone,Email,Zip,Plan\n"
+    row = "AC0000001,Ann,Lee,1970-05-05,,,10001,gold\n"
+    workspace.landing.mkdir(parents=True)
+    (workspace.landing / name).write_text(header + row, encoding="utf-8")
+    env = spark_submit_env(workspace, **TEST_KEYS)
+    assert run(SUBMIT, env).returncode == 0
+    # Same path, new bytes: Spark's source tracks paths and would never look again.
+    (workspace.landing / name).write_text(header + row.replace("gold", "silver"), encoding="utf-8")
+    for _ in range(2):  # audited once, not on every run
+        result = run(SUBMIT, env)
+        assert result.returncode == 0, result.stdout + result.stderr
+    rows = [r for r in workspace.table("audit/files").to_pylist() if r["file_name"] == name]
+    assert sorted((r["status"], r["reason"] or "") for r in rows) == [
+        ("REJECTED", "replaced_after_ingest"),
+        ("SUCCESS", ""),
+    ]
+    silver = workspace.table("silver/members").to_pylist()
+    assert [r["plan_code"] for r in silver] == ["GOLD"]

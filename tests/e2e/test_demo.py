@@ -14,6 +14,7 @@ from e2e_support import REPO, Workspace, run
 
 from lakehouse.config import load_clients
 from lakehouse.demo import DemoDataset, build_demo
+from lakehouse.pii.crypto import is_encrypted
 
 pytestmark = pytest.mark.e2e
 
@@ -99,10 +100,10 @@ def test_quarantine_has_reasons_and_no_plaintext_pii(demo_run: DemoRun) -> None:
     }
     assert {"malformed", "duplicate_key_in_file", "not_null", "invalid_date", "isin"} <= codes
     assert all(reasons for reasons in quarantine.column("_reasons").to_pylist())
-    # Every PII column holds 64-hex tokens (or NULL), never the value from the file.
+    # Every PII column is AES-GCM encrypted (or NULL), never the value from the file.
     for column in ("member_id", "first_name", "last_name", "birth_date", "phone", "email"):
         values = [v for v in quarantine.column(column).to_pylist() if v is not None]
-        assert all(len(v) == 64 and int(v, 16) >= 0 for v in values), column
+        assert values and all(is_encrypted(v) and v.startswith("gcm1:") for v in values), column
 
 
 def test_late_file_never_overwrites_newer_rows(demo_run: DemoRun) -> None:
