@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 else:
     Subcommands = Any
 
-__all__ = ["DEFAULT_CONF", "Subcommands", "load_cli_settings", "settings_args"]
+__all__ = ["DEFAULT_CONF", "Subcommands", "load_cli_settings", "settings_args", "write_or_print"]
 
 DEFAULT_CONF = Path("conf/lakehouse.yaml")
 
@@ -43,3 +43,13 @@ def load_cli_settings(args: argparse.Namespace) -> Settings:
             "trigger": getattr(args, "trigger", None),
         },
     )
+
+
+def write_or_print(text: str, out: Path | None) -> None:
+    """Write ``text`` to ``out`` (creating folders), or print it when no file is given."""
+    if out is None:
+        print(text, end="")
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    print(f"wrote {out}")

@@ -15,7 +15,7 @@ from lakehouse.cli._common import Subcommands, load_cli_settings, settings_args
 from lakehouse.config import load_clients
 from lakehouse.engine import get_engine
 from lakehouse.errors import LakehouseError
-from lakehouse.ops.render import Column, render_table, to_json
+from lakehouse.ops.render import FILE_OUTCOME, Column, render_table, to_json
 from lakehouse.pii.keys import KeyRing
 
 __all__ = ["register"]
@@ -31,14 +31,7 @@ _PLAN_COLUMNS = (
 )
 _RESULT_COLUMNS = (
     Column("file_name", "file"),
-    Column("status", "status"),
-    Column("rows_read", "read", ">"),
-    Column("rows_valid", "valid", ">"),
-    Column("rows_quarantined", "quar", ">"),
-    Column("rows_inserted", "ins", ">"),
-    Column("rows_updated", "upd", ">"),
-    Column("rows_unchanged", "same", ">"),
-    Column("rows_stale", "stale", ">"),
+    *FILE_OUTCOME,
     Column("reason", "reason"),
     Column("error", "error"),
 )

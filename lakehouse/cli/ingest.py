@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -15,6 +14,7 @@ from lakehouse.audit import AuditRecord
 from lakehouse.cli._common import Subcommands, load_cli_settings, settings_args
 from lakehouse.config import load_clients
 from lakehouse.config.models import Settings
+from lakehouse.ops.render import FILE_OUTCOME, Column, render_table, to_json
 from lakehouse.pii.keys import KEY_FILE_ENV, TOKEN_KEY_ENV, KeyRing, create_dev_key_file
 
 if TYPE_CHECKING:
@@ -23,33 +23,28 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 DEV_KEY_FILE = Path(".lakehouse/dev-keys.json")
-_SUMMARY_COLUMNS = (
-    ("file_name", "file", 30),
-    ("status", "status", 10),
-    ("rows_read", "read", 6),
-    ("rows_valid", "valid", 6),
-    ("rows_quarantined", "quar", 5),
-    ("rows_inserted", "ins", 5),
-    ("rows_updated", "upd", 5),
-    ("rows_unchanged", "same", 5),
-    ("rows_stale", "stale", 6),
+_SUMMARY = (
+    Column("file_name", "file"),
+    *FILE_OUTCOME,
+    Column("seconds", "secs", ">"),
+    Column("outcome", "reason"),
 )
 
 
 def _print_summary(title: str, records: Sequence[AuditRecord]) -> None:
-    print(f"\n{title}")
-    print("".join(label.ljust(width) for _, label, width in _SUMMARY_COLUMNS) + "secs  reason")
+    rows = []
     for record in records:
-        row = record.as_row()
-        cells = []
-        for key, _, width in _SUMMARY_COLUMNS:
-            value = row.get(key)
-            text = "-" if value is None else str(value)
-            cells.append(text[: width - 1].ljust(width))
-        elapsed = (
-            (record.finished_at - record.started_at).total_seconds() if record.finished_at else 0
+        finished = record.finished_at or record.started_at
+        rows.append(
+            {
+                **record.as_row(),
+                "seconds": round((finished - record.started_at).total_seconds(), 1),
+                "outcome": record.reason or record.error or "",
+            }
         )
-        print("".join(cells) + f"{elapsed:<6.1f}" + (record.reason or record.error or ""))
+    print(f"\n{title}")
+    if rows:
+        print(render_table(rows, _SUMMARY))
 
 
 def _ensure_demo_key() -> None:
@@ -80,7 +75,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
 def _report(result: RunResult, as_json: bool, title: str) -> None:
     if as_json:
-        print(json.dumps([r.as_row() for r in result.records], default=str, indent=2))
+        print(to_json([r.as_row() for r in result.records]))
     else:
         _print_summary(title, result.records)
     for stream, why in result.skipped.items():

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lakehouse.cli._common import Subcommands, load_cli_settings, settings_args
+from lakehouse.cli._common import Subcommands, load_cli_settings, settings_args, write_or_print
 from lakehouse.config import load_clients
 from lakehouse.engine import get_engine
 from lakehouse.errors import LakehouseError
@@ -31,6 +31,7 @@ from lakehouse.ops import (
     table_history,
     to_json,
 )
+from lakehouse.ops.render import FILE_OUTCOME
 
 __all__ = ["register"]
 
@@ -54,14 +55,7 @@ _AUDIT = (
     Column("finished_at", "finished (UTC)"),
     Column("client_id", "client"),
     Column("file_name", "file"),
-    Column("status", "status"),
-    Column("rows_read", "read", ">"),
-    Column("rows_valid", "valid", ">"),
-    Column("rows_quarantined", "quar", ">"),
-    Column("rows_inserted", "ins", ">"),
-    Column("rows_updated", "upd", ">"),
-    Column("rows_unchanged", "same", ">"),
-    Column("rows_stale", "stale", ">"),
+    *FILE_OUTCOME,
     Column("reason", "reason"),
     Column("run_id", "run"),
 )
@@ -198,13 +192,7 @@ def _cmd_validate_config(args: argparse.Namespace) -> int:
 
 
 def _cmd_config_schema(args: argparse.Namespace) -> int:
-    text = json.dumps(client_json_schema(), indent=2) + "\n"
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text, encoding="utf-8")
-        print(f"wrote {args.out}")
-    else:
-        print(text, end="")
+    write_or_print(json.dumps(client_json_schema(), indent=2) + "\n", args.out)
     return 0
 
 
@@ -229,12 +217,7 @@ def _cmd_schedules_render(args: argparse.Namespace) -> int:
         text = render_crontab(schedules, repo)
     else:
         text = json.dumps(render_databricks_jobs(schedules), indent=2) + "\n"
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text, encoding="utf-8")
-        print(f"wrote {args.out}")
-    else:
-        print(text, end="")
+    write_or_print(text, args.out)
     return 0
 
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Column", "format_value", "render_table", "to_json"]
+__all__ = ["FILE_OUTCOME", "Column", "format_value", "render_table", "to_json"]
 
 _MAX_WIDTH = 48
 
@@ -19,6 +19,19 @@ class Column:
     label: str
     align: str = "<"  # "<" text, ">" numbers
     percent: bool = False  # a ratio shown as a percentage
+
+
+# A file's outcome and counts, as every per-file table shows them (ingest, backfill, audit).
+FILE_OUTCOME = (
+    Column("status", "status"),
+    Column("rows_read", "read", ">"),
+    Column("rows_valid", "valid", ">"),
+    Column("rows_quarantined", "quar", ">"),
+    Column("rows_inserted", "ins", ">"),
+    Column("rows_updated", "upd", ">"),
+    Column("rows_unchanged", "same", ">"),
+    Column("rows_stale", "stale", ">"),
+)
 
 
 def format_value(value: Any, *, percent: bool = False) -> str:
