@@ -24,25 +24,15 @@ KEYS = {
     "LAKEHOUSE_SIV_KEY": "cd" * 32,
 }
 LAKEHOUSE = str(Path(sys.executable).parent / "lakehouse")
-_ARROW_EXIT_ABORT = "terminate called without an active exception"
 
 
 def lakehouse(
     args: list[str], env: dict[str, str], *, ok: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    """Run the `lakehouse` console script; timed, since these commands must stay fast.
-
-    pyarrow scans through delta-rs' Python filesystem handler sometimes abort the process
-    *after* it finished (delta-io/delta-rs#2184, pola-rs/polars#24169): that exit is retried
-    once so the test checks lakehouse, not the interpreter teardown. The engine fix (a local
-    pyarrow filesystem for local tables) removes it.
-    """
-    for _ in range(3):
-        started = time.perf_counter()
-        result = run([LAKEHOUSE, *args], env, timeout=120)
-        elapsed = time.perf_counter() - started
-        if result.returncode not in (-6, 134) or _ARROW_EXIT_ABORT not in result.stderr:
-            break
+    """Run the `lakehouse` console script; timed, since these commands must stay fast."""
+    started = time.perf_counter()
+    result = run([LAKEHOUSE, *args], env, timeout=120)
+    elapsed = time.perf_counter() - started
     if ok:
         assert result.returncode == 0, result.stdout + result.stderr
     assert elapsed < 30, f"{args[0]} took {elapsed:.1f}s: it must not start Spark"
