@@ -41,6 +41,7 @@ def load_cli_settings(args: argparse.Namespace) -> Settings:
             "checkpoint_dir": args.checkpoint_dir,
             "clients_dir": args.clients_dir,
             "trigger": getattr(args, "trigger", None),
+            "processing_time": getattr(args, "processing_time", None),
         },
     )
 

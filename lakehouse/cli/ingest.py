@@ -118,7 +118,14 @@ def register(sub: Subcommands) -> None:
     ingest = sub.add_parser("ingest", help="ingest new landing files into the lake")
     settings_args(ingest)
     ingest.add_argument("--client", action="append", help="only this client (repeatable)")
-    ingest.add_argument("--trigger", choices=["available_now", "processing_time"])
+    ingest.add_argument(
+        "--trigger",
+        choices=["available_now", "processing_time"],
+        help="available_now: drain landing and stop (default); processing_time: keep running",
+    )
+    ingest.add_argument(
+        "--processing-time", help="interval in processing_time mode, e.g. '30 seconds'"
+    )
     ingest.add_argument(
         "--demo",
         action="store_true",
