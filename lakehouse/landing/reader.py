@@ -129,14 +129,8 @@ def check_header(path: Path, client: ClientConfig) -> tuple[_Layout, tuple[str, 
             client=client.client_id,
             file=path.name,
         )
-    dupes = sorted({h for h in header if header.count(h) > 1})
-    if dupes:
-        raise LandingFileError(
-            f"duplicate header name(s): {', '.join(dupes)}",
-            reason=HeaderReject.DUPLICATE_HEADER,
-            client=client.client_id,
-            file=path.name,
-        )
+    # Missing columns first: in a file without a header the first *data* row is read as the
+    # header, and only configured names may appear in messages (the audit, the log).
     missing = [c.header for c in client.columns if c.header not in header]
     if missing:
         raise LandingFileError(
@@ -146,6 +140,15 @@ def check_header(path: Path, client: ClientConfig) -> tuple[_Layout, tuple[str, 
             file=path.name,
         )
     configured = {c.header for c in client.columns}
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        named = [h for h in dupes if h in configured]
+        raise LandingFileError(
+            f"duplicate header name(s): {', '.join(named) or f'{len(dupes)} unconfigured'}",
+            reason=HeaderReject.DUPLICATE_HEADER,
+            client=client.client_id,
+            file=path.name,
+        )
     return layout, tuple(h for h in header if h not in configured)
 
 

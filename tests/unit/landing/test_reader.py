@@ -22,8 +22,7 @@ UPSTREAM_ERRATA = {"location_coordinates": {"Contact Phone Number": "2095257564"
 def _client(headers: list[str], **file: object) -> ClientConfig:
     """A generic all-string client for these headers (the first column is the merge key)."""
     columns = [
-        ColumnSpec(name=re.sub(r"[^a-z0-9]+", "_", h.lower()).strip("_"), source=h)
-        for h in headers
+        ColumnSpec(name=re.sub(r"[^a-z0-9]+", "_", h.lower()).strip("_"), source=h) for h in headers
     ]
     columns[0] = columns[0].model_copy(update={"required": True})
     return ClientConfig.model_validate(
@@ -130,3 +129,15 @@ def test_undeclared_columns_are_not_read(spark: SparkSession, tmp_path: Path) ->
     assert read.ignored_headers == ("secret",)
     assert row is not None and (row["a"], row["b"]) == ("1", "2")
     assert "secret" not in read.frame.columns
+
+
+def test_a_headerless_file_names_no_data_in_its_rejection(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    # The first data row stands where the header should be; its values repeat ("Lee").
+    path = tmp_path / "n.csv"
+    path.write_text("AC1,Lee,Lee\nAC2,Kim,Kim\n", encoding="utf-8")
+    with pytest.raises(LandingFileError) as info:
+        read_landing_csv(spark, path, _client(["id", "first", "last"]))
+    assert info.value.reason == "missing_columns"
+    assert "Lee" not in str(info.value)
