@@ -8,17 +8,13 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from lakehouse.audit import AuditRecord
 from lakehouse.cli._common import Subcommands, load_cli_settings, settings_args
 from lakehouse.config import load_clients
-from lakehouse.config.models import Settings
+from lakehouse.config.models import ClientConfig, Settings
 from lakehouse.ops.render import FILE_OUTCOME, Column, render_table, to_json
 from lakehouse.pii.keys import KEY_FILE_ENV, TOKEN_KEY_ENV, KeyRing, create_dev_key_file
-
-if TYPE_CHECKING:
-    from lakehouse.run import RunResult
 
 __all__ = ["register"]
 
@@ -54,54 +50,46 @@ def _ensure_demo_key() -> None:
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    from lakehouse.run import run_ingest  # imports pyspark: keep other commands fast
-
     settings = load_cli_settings(args)
     clients = load_clients(settings.clients_dir)
-    if args.demo:
-        return _run_demo(settings, args)
-    keys = KeyRing.from_environment()
-    started = time.perf_counter()
-    result = run_ingest(settings, clients, keys, only=args.client or ())
-    _report(
-        result,
-        args.json,
-        f"run {result.run_id}: {len(result.records)} new "
-        f"file(s) in {time.perf_counter() - started:.1f}s",
-    )
-    result.raise_for_failures()
+    if not args.demo:
+        _ingest_and_report(settings, clients, args, None)
+        return 0
+    from lakehouse.demo import build_demo
+
+    _ensure_demo_key()
+    demo = build_demo(clients)
+    for wave in (1, 2):
+        demo.write(settings.landing_dir, waves=[wave])
+        _ingest_and_report(settings, clients, args, f"demo wave {wave}:")
     return 0
 
 
-def _report(result: RunResult, as_json: bool, title: str) -> None:
-    if as_json:
+def _ingest_and_report(
+    settings: Settings,
+    clients: dict[str, ClientConfig],
+    args: argparse.Namespace,
+    label: str | None,
+) -> None:
+    """One run over landing; prints its per-file summary, then raises if a file failed."""
+    from lakehouse.run import run_ingest  # imports pyspark: keep other commands fast
+
+    keys = KeyRing.from_environment()
+    started = time.perf_counter()
+    result = run_ingest(settings, clients, keys, only=args.client or ())
+    title = (
+        f"{label or f'run {result.run_id}:'} {len(result.records)} new file(s) in "
+        f"{time.perf_counter() - started:.1f}s"
+    )
+    if args.demo:
+        title += f" (tables under {settings.lake_root})"
+    if args.json:
         print(to_json([r.as_row() for r in result.records]))
     else:
         _print_summary(title, result.records)
     for stream, why in result.skipped.items():
         print(f"skipped {stream}: {why}", file=sys.stderr)
-
-
-def _run_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from lakehouse.demo import build_demo
-    from lakehouse.run import run_ingest
-
-    _ensure_demo_key()
-    keys = KeyRing.from_environment()
-    clients = load_clients(settings.clients_dir)
-    demo = build_demo(clients)
-    for wave in (1, 2):
-        demo.write(settings.landing_dir, waves=[wave])
-        started = time.perf_counter()
-        result = run_ingest(settings, clients, keys, only=args.client or ())
-        _report(
-            result,
-            args.json,
-            f"demo wave {wave}: {len(result.records)} new "
-            f"file(s) in {time.perf_counter() - started:.1f}s (tables under {settings.lake_root})",
-        )
-        result.raise_for_failures()
-    return 0
+    result.raise_for_failures()
 
 
 def _cmd_demo_data(args: argparse.Namespace) -> int:
