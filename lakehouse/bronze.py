@@ -86,9 +86,9 @@ def append_bronze(engine: TableEngine, path: Path, df: DataFrame, lineage: Linea
     app_id = bronze_app_id(lineage.file_sha256)
     if engine.transaction_version(path, app_id) is not None:
         return False
-    return engine.append(
+    return engine.append_frame(
         path,
-        df.toArrow(),
+        df,
         partition_by=["client_id"],
         app_id=app_id,
         metadata={"run_id": lineage.run_id, "source_file": lineage.source_file},

@@ -7,12 +7,12 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse.alerts import AlertSink, LogAlertSink
@@ -100,8 +100,8 @@ def process_file(
                 "columns": ",".join(read.ignored_headers),
             },
         )
-    validated: DataFrame | None = None
-    try:
+    with ExitStack() as stack:
+        stack.callback(read.release)
         raw = with_lineage(read.frame, lineage)
         reach("before_bronze")
         with _stage(record, "bronze"):
@@ -117,6 +117,7 @@ def process_file(
             validated = validate(standardised, client, corrupt_column=CORRUPT_COLUMN).persist(
                 StorageLevel.MEMORY_AND_DISK
             )
+            stack.callback(validated.unpersist)
             totals = validated.agg(
                 F.count(F.lit(1)).alias("read"),
                 F.coalesce(F.sum((F.size(REASONS) == 0).cast("long")), F.lit(0)).alias("valid"),
@@ -152,9 +153,10 @@ def process_file(
         reach("before_merge")
         with _stage(record, "silver"):
             valid = validated.where(F.size(REASONS) == 0)
-            rows, record.phi_redactions = split_phi_counts(
-                silver_rows(valid, client, job.keys).toArrow()
-            )
+            # Persisted: the PHI totals and the merge read it, and encryption is random.
+            silver = silver_rows(valid, client, job.keys).persist(StorageLevel.MEMORY_AND_DISK)
+            stack.callback(silver.unpersist)
+            rows, record.phi_redactions = split_phi_counts(silver)
             counts = merge_silver(
                 job.engine,
                 settings.table_path("silver", client.dataset),
@@ -179,8 +181,4 @@ def process_file(
         record.silver_version = counts.version
         record.status = Status.SUCCESS
         record.reason = "released" if release else None
-    finally:
-        if validated is not None:
-            validated.unpersist()
-        read.release()
     record.finished_at = dt.datetime.now(dt.UTC)

@@ -34,9 +34,6 @@ def append_quarantine(
     app_id = f"lakehouse:quarantine:{file_sha256}"
     if engine.transaction_version(path, app_id) is not None:
         return False
-    table = df.toArrow()
-    if table.num_rows == 0:
-        return False
-    return engine.append(
-        path, table, partition_by=["client_id"], app_id=app_id, metadata={"run_id": run_id}
+    return engine.append_frame(
+        path, df, partition_by=["client_id"], app_id=app_id, metadata={"run_id": run_id}
     )

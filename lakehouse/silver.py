@@ -1,7 +1,7 @@
 """Silver: SCD type 1 MERGE keyed by (client_id, tokenised key), Change Data Feed on.
 
-The merge only ever sees rows that will change something: a pre-pass reads the stored
-(key, row hash, creation date, sequence) for just the incoming keys and drops unchanged and
+The merge only ever sees rows that will change something: a pre-pass joins the incoming rows
+with the stored (key, row hash, creation date, sequence) in Spark and drops unchanged and
 stale rows first. A naive conditional merge over mostly-unchanged rows is ~20x slower and
 uses ~14x the memory (see DesignDoc.md). The engine's merge still carries the same
 conditions, so a concurrent writer cannot make it regress data.
@@ -12,19 +12,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import polars as pl
-import pyarrow as pa
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse.config.models import ClientConfig
-from lakehouse.engine.base import MergeSpec, TableEngine
+from lakehouse.engine.base import CDF_ON, MergeSpec, TableEngine
 from lakehouse.pii.keys import KeyRing
 from lakehouse.pii.policies import PHI_COLUMNS, encrypt_silver, prepare_silver, row_hash
 
 __all__ = ["SilverCounts", "merge_silver", "silver_columns", "silver_rows"]
 
 HASH = "_row_hash"
+STATE = "_state"
 ORDER = ("_creation_date", "_sequence")
 _STATE = ("insert", "update", "unchanged", "stale")
 
@@ -67,31 +67,28 @@ def silver_rows(valid: DataFrame, client: ClientConfig, keys: KeyRing) -> DataFr
     return encrypt_silver(hashed, client, keys)
 
 
-def _classify(source: pa.Table, target: pa.Table, keys: list[str]) -> pl.Series:
-    """Per source row: insert, update, unchanged or stale (older than what is stored)."""
-    src = pl.from_arrow(source.select([*keys, HASH, *ORDER]))
-    tgt = pl.from_arrow(target.select([*keys, HASH, *ORDER]))
-    assert isinstance(src, pl.DataFrame) and isinstance(tgt, pl.DataFrame)
-    joined = src.with_row_index("__i").join(tgt, on=keys, how="left", suffix="__t").sort("__i")
-    s_date, s_seq = pl.col(ORDER[0]), pl.col(ORDER[1])
-    t_date, t_seq = pl.col(ORDER[0] + "__t"), pl.col(ORDER[1] + "__t")
+def _classify(source: DataFrame, target: DataFrame | None, keys: list[str]) -> DataFrame:
+    """``source`` plus ``_state``: insert, update, unchanged or stale (older than stored)."""
+    if target is None:
+        return source.withColumn(STATE, F.lit("insert"))
+    stored = target.select(*keys, *[F.col(c).alias(c + "__t") for c in (HASH, *ORDER)])
+    s_date, s_seq = F.col(ORDER[0]), F.col(ORDER[1])
+    t_date, t_seq = F.col(ORDER[0] + "__t"), F.col(ORDER[1] + "__t")
     not_older = (s_date > t_date) | ((s_date == t_date) & (s_seq >= t_seq))
     state = (
-        pl.when(pl.col(HASH + "__t").is_null())
-        .then(pl.lit("insert"))
-        .when(pl.col(HASH) == pl.col(HASH + "__t"))
-        .then(pl.lit("unchanged"))
-        .when(not_older)
-        .then(pl.lit("update"))
-        .otherwise(pl.lit("stale"))
+        F.when(F.col(HASH + "__t").isNull(), F.lit("insert"))
+        .when(F.col(HASH) == F.col(HASH + "__t"), F.lit("unchanged"))
+        .when(not_older, F.lit("update"))
+        .otherwise(F.lit("stale"))
     )
-    return joined.select(state.alias("state"))["state"]
+    joined = source.join(stored, on=keys, how="left")
+    return joined.select(*source.columns, state.alias(STATE))
 
 
 def merge_silver(
     engine: TableEngine,
     path: Path,
-    source: pa.Table,
+    source: DataFrame,
     client: ClientConfig,
     *,
     file_sha256: str,
@@ -101,59 +98,75 @@ def merge_silver(
 ) -> SilverCounts:
     """Merge one file's silver rows; a replay commits nothing and creates no version.
 
+    Rows are classified in Spark against the stored (key, hash, order) of this client's
+    partition, and only inserts and updates go on. With no updates, the inserts are appended
+    (executors write the files: no driver collect, cost independent of the table's size);
+    otherwise the changes go through the engine's conditional MERGE. Either way the file is
+    one commit. Appending inserts is safe because every silver writer holds the client's
+    lock (``lakehouse.lock``): no other writer can insert the same key meanwhile.
+
     A file whose merge already committed (the process died before its audit row) gets the
     counts of that commit back, so the audit of a recovered run equals a clean run's
     (``reuse_committed=False``: merge against the current table regardless, for backfills).
     """
     keys = list(client.merge_key)
-    if source.num_rows == 0:
-        return SilverCounts(0, 0, 0, 0, None)
     app_id = f"lakehouse:silver:{file_sha256}"
     committed = _committed_counts(engine, path, app_id, file_sha256) if reuse_committed else None
     if committed is not None:
         return committed
-    if engine.exists(path):
-        target = engine.read(
-            path,
-            columns=[*keys, HASH, *ORDER],
-            partition=("client_id", client.client_id),
-            key_filter=(keys[0], source.column(keys[0]).to_pylist()),
-        )
-        states = _classify(source, target, keys)
-    else:
-        states = pl.Series("state", ["insert"] * source.num_rows)
-    counts = {name: int((states == name).sum()) for name in _STATE}
-    planned = counts["insert"] + counts["update"]
-    changes = source.filter(pa.array(states.is_in(["insert", "update"]).to_list()))
-    metadata = {
-        **metadata,
-        "file_sha256": file_sha256,
-        "rows_planned": str(planned),
-        "rows_unchanged": str(counts["unchanged"]),
-        "rows_stale": str(counts["stale"]),
-    }
-    result = engine.merge_scd1(
+    target = engine.read_frame(
+        source.sparkSession,
         path,
-        changes,
-        MergeSpec(
-            partition_column="client_id",
-            partition_value=client.client_id,
-            key_columns=keys,
-            hash_column=HASH,
-            order_columns=ORDER,
-            app_id=app_id,
-        ),
-        retries=retries,
-        metadata=metadata,
+        columns=[*keys, HASH, *ORDER],
+        partition=("client_id", client.client_id),
     )
-    return _counts(
-        result.inserted,
-        result.updated,
-        planned,
-        counts["unchanged"],
-        counts["stale"],
-        result.version,
-    )
+    classified = _classify(source, target, keys).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        found = {
+            row[STATE]: int(row["n"])
+            for row in classified.groupBy(STATE).agg(F.count(F.lit(1)).alias("n")).collect()
+        }
+        counts = {name: found.get(name, 0) for name in _STATE}
+        planned = counts["insert"] + counts["update"]
+        if planned == 0:
+            return _counts(0, 0, 0, counts["unchanged"], counts["stale"], None)
+        changes = classified.where(F.col(STATE).isin("insert", "update")).drop(STATE)
+        metadata = {
+            **metadata,
+            "file_sha256": file_sha256,
+            "rows_planned": str(planned),
+            "rows_unchanged": str(counts["unchanged"]),
+            "rows_stale": str(counts["stale"]),
+        }
+        if counts["update"] == 0:
+            engine.append_frame(
+                path,
+                changes,
+                partition_by=["client_id"],
+                app_id=app_id,
+                configuration=CDF_ON,
+                metadata={**metadata, "rows_inserted": str(planned)},
+            )
+            inserted, updated, version = planned, 0, engine.version(path)
+        else:
+            result = engine.merge_scd1(
+                path,
+                changes.toArrow(),
+                MergeSpec(
+                    partition_column="client_id",
+                    partition_value=client.client_id,
+                    key_columns=keys,
+                    hash_column=HASH,
+                    order_columns=ORDER,
+                    app_id=app_id,
+                ),
+                retries=retries,
+                metadata=metadata,
+            )
+            inserted, updated, version = result.inserted, result.updated, result.version
+    finally:
+        classified.unpersist()
+    return _counts(inserted, updated, planned, counts["unchanged"], counts["stale"], version)
 
 
 def _counts(
@@ -175,7 +188,8 @@ def _committed_counts(
         if commit.get("file_sha256") == file_sha256:
             metrics = commit.get("operationMetrics") or {}
             return _counts(
-                int(metrics.get("num_target_rows_inserted", 0)),
+                # An all-insert file was appended: no merge metrics, its own count.
+                int(metrics.get("num_target_rows_inserted", commit.get("rows_inserted", 0))),
                 int(metrics.get("num_target_rows_updated", 0)),
                 int(commit["rows_planned"]),
                 int(commit["rows_unchanged"]),

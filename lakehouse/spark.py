@@ -24,6 +24,9 @@ BASE_CONF: dict[str, str] = {
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.streaming.forceDeleteTempCheckpointLocation": "true",
     "spark.ui.showConsoleProgress": "false",
+    # Spark writes table files itself (engine/spark_files.py): Delta wants INT64 microsecond
+    # timestamps, not Spark's legacy INT96.
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
 }
 
 LOG4J_CONF = Path(__file__).parent / "resources" / "log4j2.properties"

@@ -10,11 +10,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 
+if TYPE_CHECKING:  # pyspark is heavy to import; ops commands never need it
+    from pyspark.sql import DataFrame, SparkSession
+
 __all__ = ["MergeResult", "MergeSpec", "TableEngine"]
+
+
+# Silver tables keep a change feed: analysts read inserts and updates per version.
+CDF_ON = {"delta.enableChangeDataFeed": "true"}
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,23 @@ class TableEngine(Protocol):
         """
         ...
 
+    def append_frame(
+        self,
+        path: Path,
+        df: DataFrame,
+        *,
+        partition_by: Sequence[str] = (),
+        app_id: str | None = None,
+        configuration: Mapping[str, str] | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> bool:
+        """Append a Spark frame without collecting it on the driver (executors write the
+        files; one commit adds them). Nothing is committed when ``df`` has no rows.
+
+        Returns True when a commit was made.
+        """
+        ...
+
     def merge_scd1(
         self,
         path: Path,
@@ -89,6 +113,17 @@ class TableEngine(Protocol):
         partition: tuple[str, str] | None = None,
         key_filter: tuple[str, Sequence[str]] | None = None,
     ) -> pa.Table: ...
+
+    def read_frame(
+        self,
+        spark: SparkSession,
+        path: Path,
+        *,
+        columns: Sequence[str],
+        partition: tuple[str, str],
+    ) -> DataFrame | None:
+        """``columns`` of one partition's current rows as a Spark frame (None: no rows)."""
+        ...
 
     def read_cdf(
         self, path: Path, *, starting_version: int, ending_version: int | None = None

@@ -15,7 +15,7 @@ import random
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,14 +23,16 @@ import pyarrow.fs as pa_fs
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
-from lakehouse.engine.base import MergeResult, MergeSpec
+from lakehouse.engine.base import CDF_ON, MergeResult, MergeSpec
+from lakehouse.engine.spark_files import commit_spark_files, write_staged
 from lakehouse.errors import EngineError
+
+if TYPE_CHECKING:  # pyspark is heavy to import; ops commands never need it
+    from pyspark.sql import DataFrame, SparkSession
 
 __all__ = ["DeltaRsEngine"]
 
 log = logging.getLogger(__name__)
-
-CDF_ON = {"delta.enableChangeDataFeed": "true"}
 
 
 def _quote(value: str) -> str:
@@ -99,6 +101,42 @@ class DeltaRsEngine:
         except Exception as exc:  # delta-rs raises several unrelated types; keep the cause
             raise EngineError(f"append to {path} failed: {type(exc).__name__}: {exc}") from exc
         return True
+
+    def append_frame(
+        self,
+        path: Path,
+        df: DataFrame,
+        *,
+        partition_by: Sequence[str] = (),
+        app_id: str | None = None,
+        configuration: Mapping[str, str] | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> bool:
+        if app_id is not None and self.transaction_version(path, app_id) is not None:
+            log.info(
+                "append skipped: already committed", extra={"table": str(path), "app_id": app_id}
+            )
+            return False
+        if "://" in str(path):  # object stores: Spark writes here only for local tables
+            table = df.toArrow()
+            return table.num_rows > 0 and self.append(
+                path,
+                table,
+                partition_by=partition_by,
+                app_id=app_id,
+                configuration=configuration,
+                metadata=metadata,
+            )
+        path.mkdir(parents=True, exist_ok=True)
+        staging = write_staged(df, path, partition_by)
+        rows = commit_spark_files(
+            path,
+            staging,
+            partition_by=partition_by,
+            commit_properties=self._commit_properties(app_id, metadata),
+            configuration=configuration,
+        )
+        return rows > 0
 
     def _ensure_table(self, path: Path, schema: pa.Schema, partition_column: str) -> DeltaTable:
         table = self._table(path)
@@ -201,6 +239,24 @@ class DeltaRsEngine:
                 pc.field(column).cast(pa.string()).isin(pa.array(list(values), pa.string()))
             )
         return dataset.to_table(columns=list(columns) if columns else None, filter=expression)
+
+    def read_frame(
+        self,
+        spark: SparkSession,
+        path: Path,
+        *,
+        columns: Sequence[str],
+        partition: tuple[str, str],
+    ) -> DataFrame | None:
+        table = self._table(path)
+        if table is None:
+            return None
+        files = table.file_uris(file_pruning_predicate=[(partition[0], "=", partition[1])])
+        if not files:
+            return None
+        # Only the snapshot's files, never a directory listing: unreferenced files (a crashed
+        # writer's, or removed by a merge) must not be read.
+        return spark.read.parquet(*files).select(*columns)
 
     def read_cdf(
         self, path: Path, *, starting_version: int, ending_version: int | None = None

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-import pyarrow as pa
-import pyarrow.compute as pc
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -180,15 +178,16 @@ def row_hash(columns: Sequence[str], keys: KeyRing) -> Column:
     return spark_hmac_hex(token_message("_row", content), keys.token_key)
 
 
-def split_phi_counts(table: pa.Table) -> tuple[pa.Table, dict[str, int] | None]:
+def split_phi_counts(df: DataFrame) -> tuple[DataFrame, dict[str, int] | None]:
     """Remove the ``_phi_<kind>`` columns from silver rows; their totals per kind.
 
-    None when the client has no free-text column (nothing was scanned).
+    None when the client has no free-text column (nothing was scanned). The totals take one
+    pass over ``df``: persist it first when it is expensive to compute.
     """
-    present = [c for c in PHI_COLUMNS if c in table.column_names]
+    present = [c for c in PHI_COLUMNS if c in df.columns]
     if not present:
-        return table, None
-    totals = {
-        name.removeprefix("_phi_"): int(pc.sum(table.column(name)).as_py() or 0) for name in present
-    }
-    return table.drop_columns(present), totals
+        return df, None
+    row = df.agg(*[F.coalesce(F.sum(name), F.lit(0)).alias(name) for name in present]).first()
+    assert row is not None
+    totals = {name.removeprefix("_phi_"): int(row[name]) for name in present}
+    return df.drop(*present), totals

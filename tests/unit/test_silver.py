@@ -50,7 +50,7 @@ def _merge(
     day: int,
     seq: int = 0,
 ) -> tuple[int, int, int, int, int | None]:
-    source = silver_rows(_valid(spark, rows, day, seq), client, keys).toArrow()
+    source = silver_rows(_valid(spark, rows, day, seq), client, keys)
     sha = f"{day:02d}{seq}" + "".join(r[0] + r[2] for r in rows)  # stands in for a file checksum
     c = merge_silver(
         ENGINE, path, source, client, file_sha256=sha, retries=2, metadata={"run_id": "t"}

@@ -77,9 +77,10 @@ def test_silver_policies_round_trip(
     spark: SparkSession, clients: dict[str, ClientConfig], ring: KeyRing
 ) -> None:
     globex = clients["globex"]
-    out = silver_rows(_frame(spark, [_globex_row()]), globex, ring).toArrow()
-    table, counts = split_phi_counts(out)
+    out = silver_rows(_frame(spark, [_globex_row()]), globex, ring).cache()
+    rows, counts = split_phi_counts(out)
     assert counts == {"email": 0, "mrn": 1, "card": 0, "ssn": 1, "phone": 1, "date": 0}
+    table = rows.toArrow()
     assert not set(PHI_COLUMNS) & set(table.column_names)
     [row] = table.to_pylist()
     # token: the Python twin of Spark's HMAC
@@ -236,8 +237,7 @@ def test_free_text_counts_sum_over_columns(spark: SparkSession, ring: KeyRing) -
         [("SSN 123-45-6789", "x@example.org", None)], "a string, b string, c string"
     )
     client = _client_with({"free_text_columns": ["a", "b", "c"]})
-    out = prepare_silver(df, client, ring).toArrow()
-    _, counts = split_phi_counts(out)
+    _, counts = split_phi_counts(prepare_silver(df, client, ring))
     assert counts is not None and counts["ssn"] == 1 and counts["email"] == 1
 
 
