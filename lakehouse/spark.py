@@ -27,6 +27,11 @@ BASE_CONF: dict[str, str] = {
     # Spark writes table files itself (engine/spark_files.py): Delta wants INT64 microsecond
     # timestamps, not Spark's legacy INT96.
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    # Measured on the 1M-row benchmark file (DesignDoc.md, "Performance"): the standardisers'
+    # regex-heavy projection ran 1.8x faster interpreted than whole-stage generated, and
+    # pandera's per-batch cost made 50k-row Arrow batches 1.6x faster than 10k.
+    "spark.sql.codegen.wholeStage": "false",
+    "spark.sql.execution.arrow.maxRecordsPerBatch": "50000",
 }
 
 LOG4J_CONF = Path(__file__).parent / "resources" / "log4j2.properties"

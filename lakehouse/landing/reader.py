@@ -25,6 +25,7 @@ __all__ = ["CORRUPT_COLUMN", "RECORD_COLUMN", "HeaderReject", "LandingRead", "re
 CORRUPT_COLUMN = "_corrupt_record"
 RECORD_COLUMN = "_record_number"
 _HEADER_PROBE_BYTES = 1024 * 1024
+_BYTES_PER_PARTITION = 64 * 1024 * 1024
 _PARTITION_BITS = 33
 _MAX_COLUMNS = 100_000  # monotonically_increasing_id = partition index << 33 | row in partition
 
@@ -218,7 +219,19 @@ def read_landing_csv(spark: SparkSession, path: Path, client: ClientConfig) -> L
                     F.col(RECORD_COLUMN) == records, F.regexp_replace(last, "\r$", "")
                 ).otherwise(F.col(last)),
             )
-    return LandingRead(frame=frame, ignored_headers=ignored, persisted=persisted)
+    # A quoted field may hold a newline, so Spark reads the file as one split (one task, one
+    # core). Spread the parsed rows over the cores before the expensive stages; record
+    # numbers are already fixed. Materialised before the single-split copy is dropped.
+    spread = frame.repartition(_partitions(spark, path)).persist(StorageLevel.MEMORY_AND_DISK)
+    spread.count()
+    persisted.unpersist()
+    return LandingRead(frame=spread, ignored_headers=ignored, persisted=spread)
+
+
+def _partitions(spark: SparkSession, path: Path) -> int:
+    """A multiple of the cores, about 64 MB of landing file per partition."""
+    cores = spark.sparkContext.defaultParallelism
+    return cores * max(1, -(-path.stat().st_size // (cores * _BYTES_PER_PARTITION)))
 
 
 def _with_record_numbers(frame: DataFrame) -> tuple[DataFrame, int]:

@@ -12,7 +12,7 @@ import pandera.polars as pa
 import polars as pl
 import pyarrow as pa_arrow
 from pandera.errors import SchemaError, SchemaErrors
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -25,6 +25,7 @@ __all__ = ["REASONS", "validate"]
 
 REASONS = "_reasons"
 _INDEX = "__row"
+_REPEATS = "__repeats"
 
 
 def _reasons_for(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> pl.Series:
@@ -90,18 +91,30 @@ def validate(df: DataFrame, client: ClientConfig, *, corrupt_column: str) -> Dat
     checked = df.mapInArrow(_validate_partition(client), out_schema)
     malformed = F.col(corrupt_column).isNotNull()
     keys = list(client.merge_key)
-    keyed = F.lit(True)
+    eligible = ~malformed
     for key in keys:
-        keyed = keyed & F.col(key).isNotNull()
-    eligible = keyed & ~malformed
-    occurrences = F.count(F.lit(1)).over(Window.partitionBy(eligible, *[F.col(k) for k in keys]))
-    duplicate = eligible & (occurrences > 1)
+        eligible = eligible & F.col(key).isNotNull()
+    # Keys seen more than once: an aggregate over the key columns only (a window would
+    # shuffle and sort every whole row), joined back; usually a handful of keys.
+    repeated = (
+        checked.where(eligible)
+        .groupBy(*keys)
+        .agg(F.count(F.lit(1)).alias(_REPEATS))
+        .where(F.col(_REPEATS) > 1)
+    )
+    flagged = checked.join(repeated, on=keys, how="left")
+    duplicate = eligible & F.col(_REPEATS).isNotNull()
     duplicate_reasons = F.array(*[F.lit(reason(k, Code.DUPLICATE_KEY)) for k in keys])
-    return checked.withColumn(
-        REASONS,
-        F.when(malformed, F.array(F.lit(reason(RECORD, Code.MALFORMED))))
-        .when(duplicate, F.array_union(F.col(REASONS), duplicate_reasons))
-        .otherwise(F.col(REASONS)),
+    return flagged.select(
+        *[
+            F.when(malformed, F.array(F.lit(reason(RECORD, Code.MALFORMED))))
+            .when(duplicate, F.array_union(F.col(REASONS), duplicate_reasons))
+            .otherwise(F.col(REASONS))
+            .alias(REASONS)
+            if name == REASONS
+            else F.col(name)
+            for name in checked.columns
+        ]
     )
 
 
