@@ -112,34 +112,28 @@ def population(size: int, *, seed: int, first_id: int = 0) -> Population:
 
 
 def changed(members: Population, count: int, *, seed: int) -> Population:
-    """``count`` members (chosen at random) with a new phone, last name or plan: each row
-    differs from its original after standardisation, so the merge must update it."""
+    """``count`` members (chosen at random) with a new phone number or plan.
+
+    Each differs from its original in silver too: the new phone's last four digits (what the
+    mask keeps) differ, and plans are kept in clear. (A new surname would often be invisible
+    in silver, whose mask keeps only its first letter.)
+    """
     rng = np.random.default_rng(seed)
     picked = members.frame.sample(n=count, seed=seed, shuffle=True)
-    what = rng.integers(0, 3, count)
-    _, lasts = _vocabulary(members.seed)
-    new_last = pl.Series(lasts).gather(rng.integers(0, len(lasts), count))
-    new_phone = (
-        _AREA_CODES[rng.integers(0, len(_AREA_CODES), count)] * 10_000_000
-        + 2_220_000
-        + rng.integers(0, 10_000, count)
-    )
+    new_phone = rng.random(count) < 0.5
+    line_shift = rng.integers(1, 10_000, count)  # never 0: the last four digits change
+    exchange = pl.lit(rng.integers(2, 10, count) * 100 + 22)  # 222 ... 922: never N11 or 555
+    phone = pl.col("phone")
     frame = picked.with_columns(
-        pl.when(pl.lit(what) == 0)
-        .then(pl.lit(new_phone))
-        .otherwise(pl.col("phone"))
-        .alias("phone"),
-        # A new last name must differ: append the drawn one when the draw repeats the old.
-        pl.when(
-            (pl.lit(what) == 1)
-            & (pl.lit(new_last).str.to_lowercase() != pl.col("last").str.to_lowercase())
+        pl.when(pl.lit(new_phone) & (phone != 0))
+        .then(
+            phone // 10_000_000 * 10_000_000
+            + exchange * 10_000
+            + (phone % 10_000 + pl.lit(line_shift)) % 10_000
         )
-        .then(pl.lit(new_last))
-        .when(pl.lit(what) == 1)
-        .then(pl.col("last") + "-" + pl.lit(new_last))
-        .otherwise(pl.col("last"))
-        .alias("last"),
-        pl.when(pl.lit(what) == 2)
+        .otherwise(phone)
+        .alias("phone"),
+        pl.when(~pl.lit(new_phone) | (phone == 0))
         .then((pl.col("plan") + 1) % len(_PLANS))
         .otherwise(pl.col("plan"))
         .cast(pl.Int8)
