@@ -16,7 +16,7 @@ import os
 import platform
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=Path("conf/lakehouse.yaml"),
         help="settings whose spark section the benchmark uses",
     )
+    parser.add_argument(
+        "--memory-mb",
+        type=int,
+        nargs=2,
+        metavar=("SMALL", "LARGE"),
+        help="landing file sizes of the memory case (default 500 2000; quick 0.5 2)",
+    )
+    parser.add_argument("--repeat", type=int, help="throughput runs to take the median of")
     parser.add_argument("--skip", action="append", default=[], choices=["merge", "memory"])
 
 
@@ -76,6 +84,10 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     sizes = (BenchSizes.quick if args.quick else BenchSizes.full)(
         args.rows or (20_000 if args.quick else 1_000_000)
     )
+    if args.memory_mb:
+        sizes = replace(sizes, memory_bytes=(args.memory_mb[0] * 10**6, args.memory_mb[1] * 10**6))
+    if args.repeat:
+        sizes = replace(sizes, repeat=args.repeat)
     conf = args.conf if args.conf and args.conf.exists() else None
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="lakehouse-bench-", dir=args.work) as scratch:

@@ -96,8 +96,10 @@ def validate(df: DataFrame, client: ClientConfig, *, corrupt_column: str) -> Dat
         eligible = eligible & F.col(key).isNotNull()
     # Keys seen more than once: an aggregate over the key columns only (a window would
     # shuffle and sort every whole row), joined back; usually a handful of keys.
+    # Counted on the input (Spark prunes it to the key columns): counting on ``checked``
+    # would run the standardisers and pandera a second time for the join.
     repeated = (
-        checked.where(eligible)
+        df.where(eligible)
         .groupBy(*keys)
         .agg(F.count(F.lit(1)).alias(_REPEATS))
         .where(F.col(_REPEATS) > 1)
