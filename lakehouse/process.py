@@ -153,9 +153,11 @@ def process_file(
         reach("before_merge")
         with _stage(record, "silver"):
             valid = validated.where(F.size(REASONS) == 0)
-            # Persisted: the PHI totals and the merge read it, and encryption is random.
-            silver = silver_rows(valid, client, job.keys).persist(StorageLevel.MEMORY_AND_DISK)
-            stack.callback(silver.unpersist)
+            silver = silver_rows(valid, client, job.keys)
+            if any(c.free_text for c in client.columns):
+                # The PHI totals take a pass of their own before the merge's: compute once.
+                silver = silver.persist(StorageLevel.MEMORY_AND_DISK)
+                stack.callback(silver.unpersist)
             rows, record.phi_redactions = split_phi_counts(silver)
             counts = merge_silver(
                 job.engine,
