@@ -64,6 +64,13 @@ class DeltaRsEngine:
         version = table.transaction_version(app_id)
         return None if version is None else int(version)
 
+    def _committed(self, path: Path, app_id: str | None) -> bool:
+        """True when a commit of ``app_id`` is already in the table (the write is a replay)."""
+        if app_id is None or self.transaction_version(path, app_id) is None:
+            return False
+        log.info("append skipped: already committed", extra={"table": str(path), "app_id": app_id})
+        return True
+
     def _commit_properties(
         self, app_id: str | None, metadata: Mapping[str, str] | None
     ) -> CommitProperties:
@@ -82,10 +89,7 @@ class DeltaRsEngine:
         configuration: Mapping[str, str] | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> bool:
-        if app_id is not None and self.transaction_version(path, app_id) is not None:
-            log.info(
-                "append skipped: already committed", extra={"table": str(path), "app_id": app_id}
-            )
+        if self._committed(path, app_id):
             return False
         path.mkdir(parents=True, exist_ok=True)
         try:
@@ -112,10 +116,7 @@ class DeltaRsEngine:
         configuration: Mapping[str, str] | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> bool:
-        if app_id is not None and self.transaction_version(path, app_id) is not None:
-            log.info(
-                "append skipped: already committed", extra={"table": str(path), "app_id": app_id}
-            )
+        if self._committed(path, app_id):
             return False
         if "://" in str(path):  # object stores: Spark writes here only for local tables
             table = df.toArrow()

@@ -190,15 +190,16 @@ def read_landing_csv(spark: SparkSession, path: Path, client: ClientConfig) -> L
         .csv(str(path.resolve()))
     )
     by_header = {h: f"_c{i}" for i, h in enumerate(header)}
-    persisted = raw.select(
+    selected = raw.select(
         *[F.col(by_header[c.header]).alias(c.name) for c in client.columns],
         F.col(CORRUPT_COLUMN),
         F.monotonically_increasing_id().alias("_mid"),
-    ).persist(StorageLevel.MEMORY_AND_DISK)
+    )
     try:
-        frame, records = _with_record_numbers(persisted)
+        spread, records = _numbered_and_spread(
+            selected, multiline=client.file.multiline, partitions=_partitions(spark, path)
+        )
     except Exception as exc:
-        persisted.unpersist()
         if "TextParsingException" not in str(exc):
             raise
         # Beyond the parser's limits (e.g. > maxColumns fields in a record): not retryable.
@@ -208,6 +209,7 @@ def read_landing_csv(spark: SparkSession, path: Path, client: ClientConfig) -> L
             client=client.client_id,
             file=path.name,
         ) from None
+    frame = spread
     if layout.truncated_crlf and records:
         # "...,last\r<EOF>": the final CRLF lost its LF; the \r is a terminator, not data.
         by_source = {c.header: c.name for c in client.columns}
@@ -219,13 +221,40 @@ def read_landing_csv(spark: SparkSession, path: Path, client: ClientConfig) -> L
                     F.col(RECORD_COLUMN) == records, F.regexp_replace(last, "\r$", "")
                 ).otherwise(F.col(last)),
             )
-    # A quoted field may hold a newline, so Spark reads the file as one split (one task, one
-    # core). Spread the parsed rows over the cores before the expensive stages; record
-    # numbers are already fixed. Materialised before the single-split copy is dropped.
-    spread = frame.repartition(_partitions(spark, path)).persist(StorageLevel.MEMORY_AND_DISK)
-    spread.count()
-    persisted.unpersist()
-    return LandingRead(frame=spread, ignored_headers=ignored, persisted=spread)
+    return LandingRead(frame=frame, ignored_headers=ignored, persisted=spread)
+
+
+def _numbered_and_spread(
+    selected: DataFrame, *, multiline: bool, partitions: int
+) -> tuple[DataFrame, int]:
+    """Record numbers, then the rows spread over the cores and persisted; the record count.
+
+    A quoted field may hold a newline, so a ``multiLine`` read is one split (one task, one
+    core): its ids are the records' positions, and the rows go straight to the shuffle that
+    spreads them (the shuffle spills; no single 10M-row cache block). Line-based reads come
+    in several splits and number their records from per-split counts first.
+    """
+    if multiline:
+        in_split = F.col("_mid").bitwiseAND(F.lit((1 << _PARTITION_BITS) - 1))
+        numbered = selected.withColumn(RECORD_COLUMN, in_split + F.lit(1)).drop("_mid")
+        spread = numbered.repartition(partitions).persist(
+            StorageLevel.MEMORY_AND_DISK
+        )
+        try:
+            return spread, spread.count()
+        except Exception:
+            spread.unpersist()
+            raise
+    persisted = selected.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        frame, records = _with_record_numbers(persisted)
+        spread = frame.repartition(partitions).persist(
+            StorageLevel.MEMORY_AND_DISK
+        )
+        spread.count()  # materialised before the split copy is dropped
+        return spread, records
+    finally:
+        persisted.unpersist()
 
 
 def _partitions(spark: SparkSession, path: Path) -> int:

@@ -1,0 +1,79 @@
+"""Spark writes the files, delta-rs commits them: what readers then see."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pyarrow as pa
+from deltalake import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from lakehouse.engine.deltars import DeltaRsEngine
+from lakehouse.engine.spark_files import STAGING_DIR
+
+ENGINE = DeltaRsEngine()
+
+
+def _frame(spark: SparkSession, rows: int, client: str = "acme") -> DataFrame:
+    return spark.range(rows).select(
+        F.lit(client).alias("client_id"),
+        F.format_string("AC%07d", "id").alias("member_id"),
+        F.col("id").cast("int").alias("n"),
+        F.lit(dt.date(2026, 1, 5)).alias("day"),
+        F.lit(dt.datetime(2026, 1, 5, 12, tzinfo=dt.UTC)).cast("timestamp").alias("at"),
+        F.array(F.lit("plan_code:isin")).alias("_reasons"),
+    )
+
+
+def test_append_frame_commits_once_with_stats(spark: SparkSession, tmp_path: Path) -> None:
+    table = tmp_path / "t"
+    df = _frame(spark, 1_000).repartition(3)
+    assert ENGINE.append_frame(
+        table, df, partition_by=["client_id"], app_id="x", metadata={"run_id": "r1"}
+    )
+    assert not ENGINE.append_frame(table, df, partition_by=["client_id"], app_id="x")  # replay
+    delta = DeltaTable(str(table))
+    assert delta.version() == 0 and delta.transaction_version("x") is not None
+    assert delta.history(1)[0]["run_id"] == "r1"
+    data = ENGINE.read(table)
+    assert data.num_rows == 1_000
+    assert sorted(data.column("member_id").to_pylist())[:2] == ["AC0000000", "AC0000001"]
+    assert data.column("at").to_pylist()[0] == dt.datetime(2026, 1, 5, 12, tzinfo=dt.UTC)
+    assert data.column("_reasons").to_pylist()[0] == ["plan_code:isin"]
+    actions = pa.table(delta.get_add_actions(flatten=True))
+    assert sum(actions.column("num_records").to_pylist()) == 1_000
+    assert min(actions.column("min.member_id").to_pylist()) == "AC0000000"
+    assert set(actions.column("partition.client_id").to_pylist()) == {"acme"}
+    assert not any((table / STAGING_DIR).iterdir())  # staging cleaned up
+
+
+def test_new_columns_are_added_nullable(spark: SparkSession, tmp_path: Path) -> None:
+    table = tmp_path / "t"
+    ENGINE.append_frame(table, _frame(spark, 5), partition_by=["client_id"])
+    ENGINE.append_frame(
+        table, _frame(spark, 5, "globex").withColumn("extra", F.lit(1)), partition_by=["client_id"]
+    )
+    schema = DeltaTable(str(table)).schema().to_arrow()
+    assert all(schema.field(i).nullable for i in range(len(schema.names)))
+    extra = ENGINE.read(table, columns=["client_id", "extra"]).to_pylist()
+    assert {(r["client_id"], r["extra"]) for r in extra} == {("acme", None), ("globex", 1)}
+
+
+def test_empty_frame_commits_nothing(spark: SparkSession, tmp_path: Path) -> None:
+    table = tmp_path / "t"
+    assert not ENGINE.append_frame(table, _frame(spark, 0), partition_by=["client_id"], app_id="e")
+    assert not ENGINE.exists(table)
+
+
+def test_read_frame_reads_only_the_snapshot(spark: SparkSession, tmp_path: Path) -> None:
+    table = tmp_path / "t"
+    ENGINE.append_frame(table, _frame(spark, 10), partition_by=["client_id"])
+    ENGINE.append_frame(table, _frame(spark, 4, "globex"), partition_by=["client_id"])
+    # A crashed writer's file: in the partition folder, never committed.
+    stray = table / "client_id=acme" / "stray.parquet"
+    stray.write_bytes((next((table / "client_id=acme").glob("*.parquet"))).read_bytes())
+    frame = ENGINE.read_frame(spark, table, columns=["member_id"], partition=("client_id", "acme"))
+    assert frame is not None and frame.count() == 10
+    assert ENGINE.read_frame(spark, table, columns=["n"], partition=("client_id", "x")) is None
