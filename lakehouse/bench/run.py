@@ -102,16 +102,20 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         warmup_s = bench.warm_up(sizes.warmup_rows)
         log.info("bench: throughput", extra={"rows": sizes.rows})
         throughput = bench.throughput(sizes.rows, sizes.repeat)
-        merge = None
-        if "merge" not in args.skip:
-            log.info("bench: merge scale", extra={"bases": str(sizes.merge_bases)})
-            merge = bench.merge_scale(sizes.merge_bases, sizes.merge_changes)
-        bench.spark.stop()
-        memory = []
+        memory, failures = [], {}
         if "memory" not in args.skip:
             for index, target in enumerate(sizes.memory_bytes):
                 log.info("bench: memory", extra={"bytes": target})
                 memory.append(memory_run(work, f"memory-{index}", target, seed=args.seed))
+        merge = None
+        if "merge" not in args.skip:
+            log.info("bench: merge scale", extra={"bases": str(sizes.merge_bases)})
+            try:
+                merge = bench.merge_scale(sizes.merge_bases, sizes.merge_changes)
+            except Exception as exc:  # noqa: BLE001 - reported in results.json, not hidden
+                failures["merge"] = f"{type(exc).__name__}: {str(exc)[:500]}"
+                log.error("bench: merge scale failed", extra={"error": failures["merge"]})
+        bench.spark.stop()
     replay = throughput["replay"]
     ingest_s = throughput["ingest_s"]
     results: dict[str, Any] = {
@@ -143,6 +147,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
             "merge": merge,
             "memory": [run_summary(m) for m in memory],
             "bench_wall_s": round(time.perf_counter() - started, 1),
+            "failures": failures,
         },
     }
     args.out.mkdir(parents=True, exist_ok=True)
