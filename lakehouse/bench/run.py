@@ -106,7 +106,11 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         if "memory" not in args.skip:
             for index, target in enumerate(sizes.memory_bytes):
                 log.info("bench: memory", extra={"bytes": target})
-                memory.append(memory_run(work, f"memory-{index}", target, seed=args.seed))
+                try:
+                    memory.append(memory_run(work, f"memory-{index}", target, seed=args.seed))
+                except Exception as exc:  # noqa: BLE001 - reported in results.json
+                    failures[f"memory-{target}"] = f"{type(exc).__name__}: {str(exc)[:500]}"
+                    log.error("bench: memory case failed", extra={"bytes": target})
         merge = None
         if "merge" not in args.skip:
             log.info("bench: merge scale", extra={"bases": str(sizes.merge_bases)})
@@ -128,7 +132,9 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         "replay_new_versions": replay["new_versions"]["silver"],
         "merge_scale_ratio": _ratio(merge["silver_s"][1], merge["silver_s"][0]) if merge else None,
         "memory_ratio": (
-            _ratio(memory[1].peak_rss_mb or 0, memory[0].peak_rss_mb or 0) if memory else None
+            _ratio(memory[1].peak_rss_mb or 0, memory[0].peak_rss_mb or 0)
+            if len(memory) == 2
+            else None
         ),
         "peak_rss_mb": [m.peak_rss_mb for m in memory],
         "stages": throughput["stages"],

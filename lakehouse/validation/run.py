@@ -104,7 +104,10 @@ def validate(df: DataFrame, client: ClientConfig, *, corrupt_column: str) -> Dat
         .agg(F.count(F.lit(1)).alias(_REPEATS))
         .where(F.col(_REPEATS) > 1)
     )
-    flagged = checked.join(repeated, on=keys, how="left")
+    # Broadcast: the repeated keys are few, and a shuffle join would regroup the whole file
+    # into spark.sql.shuffle.partitions partitions, whose cache blocks grow with the file
+    # (an 11M-row file ran out of heap that way).
+    flagged = checked.join(F.broadcast(repeated), on=keys, how="left")
     duplicate = eligible & F.col(_REPEATS).isNotNull()
     duplicate_reasons = F.array(*[F.lit(reason(k, Code.DUPLICATE_KEY)) for k in keys])
     return flagged.select(
