@@ -22,6 +22,8 @@ from urllib.parse import unquote
 import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable
+from deltalake import Schema as DeltaSchema
+from deltalake.exceptions import TableNotFoundError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
 from lakehouse.errors import EngineError
@@ -169,9 +171,6 @@ def _commit(
     commit_properties: CommitProperties,
     configuration: Mapping[str, str] | None,
 ) -> None:
-    from deltalake import Schema as DeltaSchema
-    from deltalake.exceptions import TableNotFoundError
-
     try:
         existing = DeltaTable(str(table))
     except TableNotFoundError:
@@ -192,9 +191,7 @@ def _commit(
         names = set(current.names)
         added = [field for field in schema if field.name not in names]
         if added:
-            existing.alter.add_columns(
-                [DeltaSchema.from_arrow(pa.schema(added)).fields[i] for i in range(len(added))]
-            )
+            existing.alter.add_columns(list(DeltaSchema.from_arrow(pa.schema(added)).fields))
             existing = DeltaTable(str(table))
         existing.create_write_transaction(
             list[AddAction | RemoveAction](actions),
