@@ -26,7 +26,7 @@ __all__ = ["SilverCounts", "merge_silver", "silver_columns", "silver_rows"]
 HASH = "_row_hash"
 STATE = "_state"
 ORDER = ("_creation_date", "_sequence")
-_STATE = ("insert", "update", "unchanged", "stale")
+_STATES = ("insert", "update", "unchanged", "stale")
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ def merge_silver(
             row[STATE]: int(row["n"])
             for row in classified.groupBy(STATE).agg(F.count(F.lit(1)).alias("n")).collect()
         }
-        counts = {name: found.get(name, 0) for name in _STATE}
+        counts = {name: found.get(name, 0) for name in _STATES}
         planned = counts["insert"] + counts["update"]
         if planned == 0:
             return _counts(0, 0, 0, counts["unchanged"], counts["stale"], None)

@@ -234,27 +234,23 @@ def _numbered_and_spread(
     spreads them (the shuffle spills; no single 10M-row cache block). Line-based reads come
     in several splits and number their records from per-split counts first.
     """
+    parsed = None
     if multiline:
         in_split = F.col("_mid").bitwiseAND(F.lit((1 << _PARTITION_BITS) - 1))
         numbered = selected.withColumn(RECORD_COLUMN, in_split + F.lit(1)).drop("_mid")
-        spread = numbered.repartition(partitions).persist(
-            StorageLevel.MEMORY_AND_DISK
-        )
-        try:
-            return spread, spread.count()
-        except Exception:
-            spread.unpersist()
-            raise
-    persisted = selected.persist(StorageLevel.MEMORY_AND_DISK)
+    else:
+        parsed = selected.persist(StorageLevel.MEMORY_AND_DISK)
+        numbered, _ = _with_record_numbers(parsed)
+    spread = numbered.repartition(partitions).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        frame, records = _with_record_numbers(persisted)
-        spread = frame.repartition(partitions).persist(
-            StorageLevel.MEMORY_AND_DISK
-        )
-        spread.count()  # materialised before the split copy is dropped
-        return spread, records
+        # Materialised here, before the split copy is dropped; the count is the records'.
+        return spread, spread.count()
+    except Exception:
+        spread.unpersist()
+        raise
     finally:
-        persisted.unpersist()
+        if parsed is not None:
+            parsed.unpersist()
 
 
 def _partitions(spark: SparkSession, path: Path) -> int:
