@@ -89,6 +89,8 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     if args.repeat:
         sizes = replace(sizes, repeat=args.repeat)
     conf = args.conf if args.conf and args.conf.exists() else None
+    if args.work is not None:
+        args.work.mkdir(parents=True, exist_ok=True)  # the scratch folder inside it is deleted
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="lakehouse-bench-", dir=args.work) as scratch:
         work = Workspace(Path(scratch), conf)
