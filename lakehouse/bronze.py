@@ -89,7 +89,7 @@ def append_bronze(engine: TableEngine, path: Path, df: DataFrame, lineage: Linea
     return engine.append_frame(
         path,
         df,
-        partition_by=["client_id"],
+        partition=("client_id", lineage.client_id),
         app_id=app_id,
         metadata={"run_id": lineage.run_id, "source_file": lineage.source_file},
     )

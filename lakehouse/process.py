@@ -139,6 +139,7 @@ def process_file(
                 job.engine,
                 settings.table_path("quarantine", client.dataset),
                 quarantine_rows(invalid, client, job.keys, corrupt_column=CORRUPT_COLUMN),
+                client_id=client.client_id,
                 file_sha256=lineage.file_sha256,
                 run_id=job.run_id,
             )

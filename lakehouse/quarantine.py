@@ -28,12 +28,22 @@ def quarantine_rows(
 
 
 def append_quarantine(
-    engine: TableEngine, path: Path, df: DataFrame, *, file_sha256: str, run_id: str
+    engine: TableEngine,
+    path: Path,
+    df: DataFrame,
+    *,
+    client_id: str,
+    file_sha256: str,
+    run_id: str,
 ) -> bool:
     """Append once per file content (app transaction ``lakehouse:quarantine:<sha256>``)."""
     app_id = f"lakehouse:quarantine:{file_sha256}"
     if engine.transaction_version(path, app_id) is not None:
         return False
     return engine.append_frame(
-        path, df, partition_by=["client_id"], app_id=app_id, metadata={"run_id": run_id}
+        path,
+        df,
+        partition=("client_id", client_id),
+        app_id=app_id,
+        metadata={"run_id": run_id},
     )

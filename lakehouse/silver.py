@@ -142,7 +142,7 @@ def merge_silver(
             engine.append_frame(
                 path,
                 changes,
-                partition_by=["client_id"],
+                partition=("client_id", client.client_id),
                 app_id=app_id,
                 configuration=CDF_ON,
                 metadata={**metadata, "rows_inserted": str(planned)},

@@ -83,13 +83,17 @@ class TableEngine(Protocol):
         path: Path,
         df: DataFrame,
         *,
-        partition_by: Sequence[str] = (),
+        partition: tuple[str, str] | None = None,
         app_id: str | None = None,
         configuration: Mapping[str, str] | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> bool:
         """Append a Spark frame without collecting it on the driver (executors write the
         files; one commit adds them). Nothing is committed when ``df`` has no rows.
+
+        ``partition=(column, value)``: every row of ``df`` has ``column == value`` (one
+        client's file), and the table is partitioned by ``column``. A row with another value
+        fails the write instead of being filed under the wrong partition.
 
         Returns True when a commit was made.
         """

@@ -111,13 +111,14 @@ class DeltaRsEngine:
         path: Path,
         df: DataFrame,
         *,
-        partition_by: Sequence[str] = (),
+        partition: tuple[str, str] | None = None,
         app_id: str | None = None,
         configuration: Mapping[str, str] | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> bool:
         if self._committed(path, app_id):
             return False
+        partition_by = [partition[0]] if partition else []
         if "://" in str(path):  # object stores: Spark writes here only for local tables
             table = df.toArrow()
             return table.num_rows > 0 and self.append(
@@ -129,7 +130,7 @@ class DeltaRsEngine:
                 metadata=metadata,
             )
         path.mkdir(parents=True, exist_ok=True)
-        staging = write_staged(df, path, partition_by)
+        staging = write_staged(df, path, partition)
         rows = commit_spark_files(
             path,
             staging,

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -37,13 +37,32 @@ STAGING_DIR = "_staging"  # "_" prefix: ignored by Delta readers and by vacuum
 _STATS_MAX_CHARS = 64  # longer strings get no min/max (a truncated max would be wrong)
 
 
-def write_staged(df: DataFrame, table: Path, partition_by: Sequence[str]) -> Path:
-    """Write ``df`` as Parquet under ``<table>/_staging/<uuid>``; returns that folder."""
+def write_staged(df: DataFrame, table: Path, partition: tuple[str, str] | None) -> Path:
+    """Write ``df`` as Parquet under ``<table>/_staging/<uuid>``; returns that folder.
+
+    With ``partition=(column, value)`` the files go to ``<uuid>/<column>=<value>/`` without
+    ``column``, as a partitioned write would lay them out. ``partitionBy`` is not used: it
+    sorts each task's rows by the partition column first, and that sort held a whole task's
+    rows (a 5.5M-row file ran out of execution memory there) to order a column with one value.
+    A row whose ``column`` is not ``value`` (a caller's bug) fails the write.
+    """
+    from pyspark.sql import functions as F  # here: the module must import without pyspark
+
     staging = table / STAGING_DIR / uuid.uuid4().hex
-    writer = df.write.mode("errorifexists").option("compression", "snappy")
-    if partition_by:
-        writer = writer.partitionBy(*partition_by)
-    writer.parquet(str(staging))
+    target = staging
+    if partition is not None:
+        column, value = partition
+        # Folded away by the optimizer when ``column`` is a literal (it usually is).
+        inside = F.when(F.col(column) == F.lit(value), F.lit(True)).otherwise(
+            F.raise_error(F.lit(f"row outside partition {column}={value} in a write to {table}"))
+        )
+        df = df.where(inside).drop(column)
+        target = staging / f"{quote(column, safe='')}={quote(value, safe='')}"
+    try:
+        df.write.mode("errorifexists").option("compression", "snappy").parquet(str(target))
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return staging
 
 
@@ -135,17 +154,18 @@ def commit_spark_files(
         EngineError: the staged schema conflicts with the table's, or the commit failed.
     """
     try:
-        files = sorted(staging.rglob("*.parquet"))
-        if not files:
+        # An unpartitioned Spark write leaves one empty file when there are no rows.
+        staged = [(f, *_stats(f)) for f in sorted(staging.rglob("*.parquet"))]
+        staged = [(file, count, stats) for file, count, stats in staged if count]
+        if not staged:
             return 0
-        schema = _delta_schema(files, partition_by)
+        schema = _delta_schema([file for file, _, _ in staged], partition_by)
         actions, rows = [], 0
-        for file in files:
+        for file, count, stats in staged:
             relative = file.relative_to(staging)
             target = table / relative.parent / f"{staging.name}-{relative.name}"
             target.parent.mkdir(parents=True, exist_ok=True)
             file.rename(target)
-            count, stats = _stats(target)
             rows += count
             actions.append(
                 AddAction(

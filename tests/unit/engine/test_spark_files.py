@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 from deltalake import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -31,9 +32,9 @@ def test_append_frame_commits_once_with_stats(spark: SparkSession, tmp_path: Pat
     table = tmp_path / "t"
     df = _frame(spark, 1_000).repartition(3)
     assert ENGINE.append_frame(
-        table, df, partition_by=["client_id"], app_id="x", metadata={"run_id": "r1"}
+        table, df, partition=("client_id", "acme"), app_id="x", metadata={"run_id": "r1"}
     )
-    assert not ENGINE.append_frame(table, df, partition_by=["client_id"], app_id="x")  # replay
+    assert not ENGINE.append_frame(table, df, partition=("client_id", "acme"), app_id="x")  # replay
     delta = DeltaTable(str(table))
     assert delta.version() == 0 and delta.transaction_version("x") is not None
     assert delta.history(1)[0]["run_id"] == "r1"
@@ -51,9 +52,11 @@ def test_append_frame_commits_once_with_stats(spark: SparkSession, tmp_path: Pat
 
 def test_new_columns_are_added_nullable(spark: SparkSession, tmp_path: Path) -> None:
     table = tmp_path / "t"
-    ENGINE.append_frame(table, _frame(spark, 5), partition_by=["client_id"])
+    ENGINE.append_frame(table, _frame(spark, 5), partition=("client_id", "acme"))
     ENGINE.append_frame(
-        table, _frame(spark, 5, "globex").withColumn("extra", F.lit(1)), partition_by=["client_id"]
+        table,
+        _frame(spark, 5, "globex").withColumn("extra", F.lit(1)),
+        partition=("client_id", "globex"),
     )
     schema = DeltaTable(str(table)).schema().to_arrow()
     assert all(schema.field(i).nullable for i in range(len(schema.names)))
@@ -61,16 +64,32 @@ def test_new_columns_are_added_nullable(spark: SparkSession, tmp_path: Path) -> 
     assert {(r["client_id"], r["extra"]) for r in extra} == {("acme", None), ("globex", 1)}
 
 
+def test_rows_outside_the_partition_fail_the_write(spark: SparkSession, tmp_path: Path) -> None:
+    table = tmp_path / "t"
+    mixed = _frame(spark, 3).unionByName(_frame(spark, 2, "globex"))
+    mixed = mixed.withColumn("client_id", F.col("client_id"))  # a column, not a literal
+    with pytest.raises(Exception, match="row outside partition client_id=acme"):
+        ENGINE.append_frame(table, mixed, partition=("client_id", "acme"), app_id="m")
+    assert not ENGINE.exists(table)
+    assert not any((table / STAGING_DIR).iterdir())  # the failed write left nothing behind
+    assert ENGINE.append_frame(
+        table, mixed.where("client_id = 'globex'"), partition=("client_id", "globex")
+    )
+    assert ENGINE.read(table).column("client_id").to_pylist() == ["globex", "globex"]
+
+
 def test_empty_frame_commits_nothing(spark: SparkSession, tmp_path: Path) -> None:
     table = tmp_path / "t"
-    assert not ENGINE.append_frame(table, _frame(spark, 0), partition_by=["client_id"], app_id="e")
+    assert not ENGINE.append_frame(
+        table, _frame(spark, 0), partition=("client_id", "acme"), app_id="e"
+    )
     assert not ENGINE.exists(table)
 
 
 def test_read_frame_reads_only_the_snapshot(spark: SparkSession, tmp_path: Path) -> None:
     table = tmp_path / "t"
-    ENGINE.append_frame(table, _frame(spark, 10), partition_by=["client_id"])
-    ENGINE.append_frame(table, _frame(spark, 4, "globex"), partition_by=["client_id"])
+    ENGINE.append_frame(table, _frame(spark, 10), partition=("client_id", "acme"))
+    ENGINE.append_frame(table, _frame(spark, 4, "globex"), partition=("client_id", "globex"))
     # A crashed writer's file: in the partition folder, never committed.
     stray = table / "client_id=acme" / "stray.parquet"
     stray.write_bytes((next((table / "client_id=acme").glob("*.parquet"))).read_bytes())
