@@ -216,12 +216,36 @@ def append_pii_event(engine: TableEngine, lake_root: Path, event: PiiEvent) -> N
 
 
 _QUOTED = re.compile(r"""['"].*""")
+# Identifiers only: JVM exception classes (``org.apache.spark.memory.SparkOutOfMemoryError``)
+# and Spark error classes (``[UNABLE_TO_ACQUIRE_MEMORY]``). Stack frames do not match.
+_JAVA_CAUSE = re.compile(
+    r"\b((?:[a-z_][a-z0-9_]*\.)+[A-Z]\w*(?:Exception|Error))\b|\[([A-Z][A-Z0-9_.]+)\]"
+)
+_MAX_CAUSES = 4
+
+
+def _causes(lines: list[str]) -> str:
+    """Exception and error classes named after the first line (a JVM stack trace's causes)."""
+    found: dict[str, None] = {}
+    for line in lines:
+        for match in _JAVA_CAUSE.finditer(_QUOTED.sub("", line)):
+            name = match.group(1) or f"[{match.group(2)}]"
+            if not name.startswith("py4j."):
+                found[name] = None
+    return ", ".join(list(found)[-_MAX_CAUSES:])
 
 
 def safe_error(exc: BaseException) -> str:
     """An error text fit for the audit and logs: our own messages never carry values;
-    foreign ones (Spark, Arrow, delta-rs) may quote data, so quoted parts are withheld."""
+    foreign ones (Spark, Arrow, delta-rs) may quote data, so quoted parts are withheld.
+
+    A JVM error's first line only names the call (``An error occurred while calling
+    o1254.parquet``); the exception and error classes of its trace, identifiers without
+    values, are appended so the audit says what went wrong.
+    """
     if isinstance(exc, LakehouseError):
         return str(exc)
-    text = _QUOTED.sub("'<withheld>'", str(exc).splitlines()[0] if str(exc) else "")
-    return f"{type(exc).__name__}: {text[:500]}"
+    lines = str(exc).splitlines()
+    text = _QUOTED.sub("'<withheld>'", lines[0] if lines else "")[:500]
+    causes = _causes(lines[1:])
+    return f"{type(exc).__name__}: {text}" + (f" (caused by {causes})" if causes else "")

@@ -236,6 +236,26 @@ def test_safe_error_withholds_quoted_values(exc: Exception, expected: str) -> No
     assert safe_error(exc) == expected
 
 
+def test_safe_error_names_the_jvm_causes_without_their_messages() -> None:
+    trace = (
+        "An error occurred while calling o1254.parquet.\n"
+        ": org.apache.spark.SparkException: Job aborted due to stage failure: Lost task 0.0:"
+        " org.apache.spark.memory.SparkOutOfMemoryError: [UNABLE_TO_ACQUIRE_MEMORY] Unable to"
+        " acquire 65536 bytes of memory, got 0. SQLSTATE: 53200\n"
+        "\tat org.apache.spark.errors.SparkCoreErrors$.outOfMemoryError(SparkCoreErrors.scala)\n"
+        "\tat py4j.reflection.MethodInvoker.invoke(MethodInvoker.java:244)\n"
+        "Caused by: org.apache.spark.SparkNumberFormatException: [CAST_INVALID_INPUT] The value"
+        ' \'John Smith\' of the type "STRING" cannot be cast to "INT"\n'
+    )
+    text = safe_error(RuntimeError(trace))
+    assert text == (
+        "RuntimeError: An error occurred while calling o1254.parquet. (caused by "
+        "org.apache.spark.memory.SparkOutOfMemoryError, [UNABLE_TO_ACQUIRE_MEMORY], "
+        "org.apache.spark.SparkNumberFormatException, [CAST_INVALID_INPUT])"
+    )
+    assert "John" not in text and "SparkCoreErrors" not in text
+
+
 @pytest.mark.parametrize(
     ("exc", "kept", "secrets"),
     [
