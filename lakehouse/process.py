@@ -11,7 +11,6 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyspark import StorageLevel
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
@@ -27,6 +26,7 @@ from lakehouse.pii.keys import KeyRing
 from lakehouse.pii.policies import split_phi_counts
 from lakehouse.quarantine import append_quarantine, quarantine_rows
 from lakehouse.silver import merge_silver, silver_rows
+from lakehouse.spark import FILE_CACHE
 from lakehouse.transform import standardise
 from lakehouse.validation import RAW_SUFFIX, REASONS, raw_copies, validate
 
@@ -115,7 +115,7 @@ def process_file(
         with _stage(record, "validate"):
             standardised = standardise(raw_copies(raw, client), client.columns, client.phone_region)
             validated = validate(standardised, client, corrupt_column=CORRUPT_COLUMN).persist(
-                StorageLevel.MEMORY_AND_DISK
+                FILE_CACHE
             )
             stack.callback(validated.unpersist)
             totals = validated.agg(
@@ -157,7 +157,7 @@ def process_file(
             silver = silver_rows(valid, client, job.keys)
             if any(c.free_text for c in client.columns):
                 # The PHI totals take a pass of their own before the merge's: compute once.
-                silver = silver.persist(StorageLevel.MEMORY_AND_DISK)
+                silver = silver.persist(FILE_CACHE)
                 stack.callback(silver.unpersist)
             rows, record.phi_redactions = split_phi_counts(silver)
             counts = merge_silver(

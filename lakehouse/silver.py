@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -20,6 +19,7 @@ from lakehouse.config.models import ClientConfig
 from lakehouse.engine.base import CDF_ON, MergeSpec, TableEngine
 from lakehouse.pii.keys import KeyRing
 from lakehouse.pii.policies import PHI_COLUMNS, encrypt_silver, prepare_silver, row_hash
+from lakehouse.spark import FILE_CACHE
 
 __all__ = ["SilverCounts", "merge_silver", "silver_columns", "silver_rows"]
 
@@ -120,7 +120,7 @@ def merge_silver(
         columns=[*keys, HASH, *ORDER],
         partition=("client_id", client.client_id),
     )
-    classified = _classify(source, target, keys).persist(StorageLevel.MEMORY_AND_DISK)
+    classified = _classify(source, target, keys).persist(FILE_CACHE)
     try:
         found = {
             row[STATE]: int(row["n"])

@@ -6,11 +6,26 @@ import os
 import sys
 from pathlib import Path
 
+from pyspark import StorageLevel
 from pyspark.sql import SparkSession
 
 from lakehouse.config.models import Settings
 
-__all__ = ["BASE_CONF", "LOG4J_CONF", "build_spark", "driver_java_options", "use_this_python"]
+__all__ = [
+    "BASE_CONF",
+    "FILE_CACHE",
+    "LOG4J_CONF",
+    "build_spark",
+    "driver_java_options",
+    "use_this_python",
+]
+
+# How a landing file's intermediate frames are cached (parsed rows, validated rows, silver
+# classification). On disk, not in the heap: cached blocks in memory filled the storage
+# pool, and the writers' and Python runners' untracked buffers then ran a 4g heap out of
+# space on 10M+ row files. Serialised blocks stream to and from local disk (and the OS page
+# cache), so the heap no longer grows with the file.
+FILE_CACHE = StorageLevel.DISK_ONLY
 
 # Defaults that the pipeline relies on; conf/lakehouse.yaml can override any of them.
 BASE_CONF: dict[str, str] = {

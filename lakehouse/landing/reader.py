@@ -12,11 +12,11 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lakehouse.spark import FILE_CACHE
 from lakehouse.config.models import ClientConfig
 from lakehouse.errors import LandingFileError
 
@@ -239,9 +239,9 @@ def _numbered_and_spread(
         in_split = F.col("_mid").bitwiseAND(F.lit((1 << _PARTITION_BITS) - 1))
         numbered = selected.withColumn(RECORD_COLUMN, in_split + F.lit(1)).drop("_mid")
     else:
-        parsed = selected.persist(StorageLevel.MEMORY_AND_DISK)
+        parsed = selected.persist(FILE_CACHE)
         numbered, _ = _with_record_numbers(parsed)
-    spread = numbered.repartition(partitions).persist(StorageLevel.MEMORY_AND_DISK)
+    spread = numbered.repartition(partitions).persist(FILE_CACHE)
     try:
         # Materialised here, before the split copy is dropped; the count is the records'.
         return spread, spread.count()
