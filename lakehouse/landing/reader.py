@@ -16,9 +16,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from lakehouse.spark import FILE_CACHE
 from lakehouse.config.models import ClientConfig
 from lakehouse.errors import LandingFileError
+from lakehouse.spark import FILE_CACHE
 
 __all__ = ["CORRUPT_COLUMN", "RECORD_COLUMN", "HeaderReject", "LandingRead", "read_landing_csv"]
 
