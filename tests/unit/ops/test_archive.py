@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from lakehouse import archive as archive_module
+from lakehouse import safe_files
 from lakehouse.archive import (
+    FileChangedError,
     archive_file,
     archive_outcomes,
     archive_target,
@@ -21,10 +25,11 @@ from lakehouse.config import load_settings
 from lakehouse.config.models import Settings
 from lakehouse.engine.deltars import DeltaRsEngine
 from lakehouse.errors import ConfigError
+from lakehouse.safe_files import NotRegularFileError
 
 
 def settings_for(tmp_path: Path, **extra: object) -> Settings:
-    return Settings(lake_root=tmp_path / "lake", landing_dir=tmp_path / "landing", **extra)  # type: ignore[arg-type]
+    return Settings(lake_root=tmp_path / "lake", landing_dir=tmp_path / "landing", **extra)
 
 
 def _file(path: Path, content: bytes) -> Path:
@@ -167,3 +172,113 @@ def test_sweep_archives_only_files_with_a_final_outcome(lake: Any) -> None:
         "acme_2026-01-07.csv",
         "acme_2026-01-08.csv",
     ]
+
+
+SECRET = b"root:$6$secret-hash:19000:0:99999:7:::\n"
+
+
+def _planted_link(tmp_path: Path, settings: Settings, name: str) -> tuple[Path, Path]:
+    secret = tmp_path / "outside" / "shadow"
+    _file(secret, SECRET)
+    link = settings.landing_dir / name
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(secret)
+    return secret, link
+
+
+def _archive_bytes(settings: Settings) -> list[bytes]:
+    root = settings.archive_root
+    return [p.read_bytes() for p in root.rglob("*") if p.is_file() and not p.is_symlink()]
+
+
+@pytest.mark.parametrize("mode", ["copy", "move"])
+def test_symlink_in_landing_is_recorded_never_copied(tmp_path: Path, mode: str) -> None:
+    settings = settings_for(tmp_path, archive_mode=mode)
+    secret, link = _planted_link(tmp_path, settings, "acme_2026-03-02.csv")
+    done = archive_outcomes(settings, [_record(link.name, Status.REJECTED)])
+    assert [d.link for d in done] == [True]
+    assert not any(SECRET in data for data in _archive_bytes(settings))
+    assert not (settings.archive_root / "_rejected/acme/acme_2026-03-02.csv").exists()
+    record = settings.archive_root / "_rejected/acme/_symlinks.jsonl"
+    (entry,) = [json.loads(line) for line in record.read_text().splitlines()]
+    assert entry["name"] == link.name and entry["link_target"] == str(secret)
+    assert os.lstat(link) if mode == "copy" else not os.path.lexists(link)
+    assert secret.read_bytes() == SECRET  # the target is never touched
+    archive_outcomes(settings, [_record(link.name, Status.REJECTED)])  # replayed batch
+    assert len(record.read_text().splitlines()) == 1
+
+
+def test_archive_file_refuses_a_symlink_source(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    _, link = _planted_link(tmp_path, settings, "acme_2026-03-02.csv")
+    with pytest.raises(NotRegularFileError, match="symbolic link"):
+        archive_file(link, tmp_path / "archive/acme/acme_2026-03-02.csv", move=False)
+    assert not (tmp_path / "archive").exists() or not any((tmp_path / "archive").rglob("*.csv"))
+
+
+def test_link_planted_at_the_archive_target_is_neither_read_nor_overwritten(
+    tmp_path: Path,
+) -> None:
+    decoy = _file(tmp_path / "outside/decoy.csv", b"decoy")
+    target = tmp_path / "archive/acme/x.csv"
+    target.parent.mkdir(parents=True)
+    target.symlink_to(decoy)
+    source = _file(tmp_path / "landing/x.csv", b"decoy")  # same bytes as the link's target
+    done = archive_file(source, target, move=False)
+    assert not done.already_archived
+    assert done.target == target.parent / "conflicts" / _sha(source)[:12] / "x.csv"
+    assert target.is_symlink() and decoy.read_bytes() == b"decoy"
+
+
+def test_symlinked_folder_inside_the_archive_is_refused(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    settings.archive_root.mkdir(parents=True)
+    (settings.archive_root / "acme").symlink_to(elsewhere)
+    source = _file(settings.landing_dir / "acme_2026-01-05.csv", b"a,b\n")
+    assert archive_outcomes(settings, [_record(source.name, Status.SUCCESS)]) == []
+    assert list(elsewhere.iterdir()) == []
+    assert archived_client_files(settings, "acme") == []  # never listed through the link
+
+
+def test_sweep_records_landing_links_without_reading_them(lake: Any, tmp_path: Path) -> None:
+    settings = lake.settings.model_copy(update={"archive_mode": "move"})
+    _, link = _planted_link(tmp_path, settings, "acme_2026-03-02.csv")
+    lake.audit(link.name, Status.REJECTED, reason="not_a_regular_file")
+    engine = DeltaRsEngine()
+    planned = {i.name: i.action for i in sweep_landing(settings, engine, dry_run=True)}
+    assert planned == {link.name: "would_record_link"}
+    assert os.path.lexists(link)
+    actions = {i.name: i.action for i in sweep_landing(settings, engine, dry_run=False)}
+    assert actions == {link.name: "recorded_link"}
+    assert not os.path.lexists(link)
+    assert not any(SECRET in data for data in _archive_bytes(settings))
+
+
+def test_a_250_character_name_archives(tmp_path: Path) -> None:
+    name = "acme_2026-01-05_" + "9" * 230 + ".csv"
+    assert len(name) == 250
+    source = _file(tmp_path / "landing" / name, b"a,b\n1,2\n")
+    done = archive_file(source, tmp_path / "archive/acme" / name, move=False)
+    assert done.target.read_bytes() == b"a,b\n1,2\n"
+    assert [p.name for p in done.target.parent.iterdir()] == [name]
+
+
+def test_file_changed_while_archiving_stays_in_landing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = _file(tmp_path / "landing/x.csv", b"a,b\n1,2\n")
+    real = safe_files.create_exclusive
+
+    def sender_still_writing(path: Path, mode: int = 0o600) -> int:
+        with source.open("ab") as handle:
+            handle.write(b"3,4\n")
+        return real(path, mode)
+
+    monkeypatch.setattr(archive_module, "create_exclusive", sender_still_writing)
+    target = tmp_path / "archive/acme/x.csv"
+    with pytest.raises(FileChangedError, match="changed while it was being archived"):
+        archive_file(source, target, move=True)
+    assert source.exists() and not target.exists()
+    assert list(target.parent.iterdir()) == []  # no partial file left behind
