@@ -125,6 +125,34 @@ def _cmd_keys_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _raw_key(args: argparse.Namespace, *, required: bool) -> list[str] | None:
+    """The member's raw key: from stdin with ``--key-stdin`` (one part per line, merge_key
+    order), else from ``--key`` (visible to other local users in ``ps`` and shell history)."""
+    if args.key_stdin and args.key:
+        raise LakehouseError("give the member's key with --key or --key-stdin, not both")
+    if args.key_stdin:
+        parts = [line.strip("\r\n") for line in sys.stdin.read().splitlines()]
+        parts = [p for p in parts if p.strip()]
+        if not parts:
+            raise LakehouseError(
+                "--key-stdin read no key from standard input",
+                fix="pipe the key in, one part per line: `printf '%s\\n' \"$KEY\" | lakehouse ...`",
+            )
+        return parts
+    if args.key:
+        print(
+            "note: a key passed with --key is visible to other local users (ps, shell history); "
+            "prefer --key-stdin",
+            file=sys.stderr,
+        )
+        return list(args.key)
+    if required:
+        raise LakehouseError(
+            "forget needs the member's raw key", fix="pass --key-stdin (or --key RAW_KEY)"
+        )
+    return None
+
+
 def _member(settings: Settings, client: ClientConfig, keys: KeyRing, raw: list[str]) -> MemberKey:
     from lakehouse.pii.erasure import member_key
     from lakehouse.spark import build_spark
@@ -140,8 +168,9 @@ def _cmd_decrypt(args: argparse.Namespace) -> int:
     keys = _keys({"token", "encrypt"})
     engine = _engine(settings)
     zone = cast(Literal["bronze", "quarantine", "silver"], args.table)
+    raw_key = _raw_key(args, required=False)
     with _audited(settings, engine, "decrypt", client.client_id, args.reason) as event:
-        member = _member(settings, client, keys, args.key) if args.key else None
+        member = _member(settings, client, keys, raw_key) if raw_key else None
         event.subject = member.fingerprint if member else None
         revealed = reveal(
             settings,
@@ -195,6 +224,8 @@ def _cmd_forget(args: argparse.Namespace) -> int:
             fix="make sure downstream CDF readers have caught up, then rerun with --yes "
             "(or --dry-run to see what would be removed)",
         )
+    raw_key = _raw_key(args, required=True)
+    assert raw_key is not None
     settings = load_cli_settings(args)
     client = _client(settings, args.client)
     keys = _keys(needed_purposes([client]))
@@ -204,7 +235,7 @@ def _cmd_forget(args: argparse.Namespace) -> int:
         ClientLock(settings.lock_dir, client.client_id, run_id=f"forget-{event.event_id}"),
     ):
         report = forget(
-            build_spark(settings), settings, client, engine, keys, args.key, dry_run=args.dry_run
+            build_spark(settings), settings, client, engine, keys, raw_key, dry_run=args.dry_run
         )
         event.subject = report.fingerprint
         event.tables = ",".join(sorted(report.rows))
@@ -258,13 +289,23 @@ def register(sub: Subcommands) -> None:
     decrypt.add_argument("--table", required=True, choices=["bronze", "quarantine", "silver"])
     decrypt.add_argument("--file", help="only rows from this landing file")
     decrypt.add_argument("--key", action="append", help="only this member (raw key)")
+    decrypt.add_argument(
+        "--key-stdin", action="store_true", help="read the member's raw key from stdin"
+    )
     decrypt.add_argument("--limit", type=int, default=100, help="at most N rows (default 100)")
     decrypt.add_argument("--reason", required=True, help="why: recorded in the audit")
     decrypt.add_argument("--output", type=Path, help="CSV file (created 0600); default stdout")
 
     forget = _add(sub, "forget", "erase one member everywhere and verify it", _cmd_forget)
     forget.add_argument("--client", required=True)
-    forget.add_argument("--key", action="append", required=True, help="the member's raw key")
+    forget.add_argument(
+        "--key", action="append", help="the member's raw key (visible in ps: prefer --key-stdin)"
+    )
+    forget.add_argument(
+        "--key-stdin",
+        action="store_true",
+        help="read the member's raw key from stdin, one part per line in merge_key order",
+    )
     forget.add_argument("--dry-run", action="store_true", help="show what would be removed")
     forget.add_argument("--yes", action="store_true", help="confirm: history is removed too")
     forget.add_argument("--reason", help="request id, recorded in the audit")

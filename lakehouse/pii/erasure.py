@@ -11,7 +11,9 @@ does (Spark standardiser, HMAC token), and then:
    go; downstream CDF readers must have caught up first) and purges the log history, whose
    statistics and delete predicates quote the removed values;
 4. removes the member's records from landing and archived raw files;
-5. scans every file under the lake (and landing) for the collected values and the key;
+5. scans every file under the lake, the archive and checkpoint folders (also when they are
+   configured outside the lake) and landing for the collected values and the key; links are
+   never followed, so a link in landing is neither rewritten nor read;
 6. writes a ``forget`` event to ``audit/pii_events`` with counts and a keyed fingerprint of
    the request (never the key, never the member's token).
 """
@@ -232,7 +234,10 @@ def forget(
         report.raw_files[str(erased.path)] = erased.records_removed
     if not dry_run:
         plaintext = set(member.standardised)
-        findings = scan_files([settings.lake_root], needles | plaintext)
+        # The archive and the checkpoints may live outside the lake (archive_dir,
+        # checkpoint_dir): they hold raw records and stream state, so they are proved too.
+        stored = [settings.lake_root, settings.archive_root, settings.checkpoints]
+        findings = scan_files(stored, needles | plaintext)
         findings += scan_files([settings.landing_dir], plaintext)
         report.leftovers = sorted({str(f.path) for f in findings})
     log.info(

@@ -10,14 +10,26 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from lakehouse.config.models import ClientConfig
+from lakehouse.safe_files import (
+    NotRegularFileError,
+    create_exclusive,
+    open_regular,
+    read_regular,
+    temporary_name,
+    walk_regular,
+)
 
 __all__ = ["RawFileErasure", "contains_token", "erase_from_raw_files", "raw_files_with"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -38,19 +50,18 @@ def contains_token(text: str, value: str) -> bool:
 
 
 def _candidates(roots: Iterable[Path]) -> list[Path]:
+    """Regular files under ``roots``; links are neither followed nor listed (a link in landing
+    could point at any file on the machine, which erasure would otherwise rewrite)."""
     found: list[Path] = []
     for root in roots:
-        if root.is_dir():
-            found += [
-                p for p in sorted(root.rglob("*")) if p.is_file() and not p.name.startswith(".")
-            ]
+        found += list(walk_regular(root, skip_hidden=True))
     return found
 
 
 def raw_files_with(roots: Iterable[Path], needles: Sequence[str]) -> list[Path]:
     """Files under ``roots`` whose bytes contain any needle (case-insensitive, UTF-8)."""
     lowered = [n.lower().encode("utf-8") for n in needles if n]
-    return [p for p in _candidates(roots) if any(n in p.read_bytes().lower() for n in lowered)]
+    return [p for p in _candidates(roots) if any(n in read_regular(p).lower() for n in lowered)]
 
 
 def _split_records(text: str, client: ClientConfig) -> list[tuple[list[str], str]]:
@@ -83,7 +94,17 @@ def erase_from_raw_files(
     wanted = [_cased(v, spec.case) for v, spec in zip(key_values, key_specs, strict=True)]
     results: list[RawFileErasure] = []
     for path in paths:
-        original = path.read_bytes()
+        try:
+            fd = open_regular(path)
+        except NotRegularFileError:
+            log.warning(
+                "not rewritten: not a regular file (links are never followed)",
+                extra={"file": path.name},
+            )
+            continue
+        with os.fdopen(fd, "rb") as handle:
+            original = handle.read()
+            mode = os.fstat(handle.fileno()).st_mode & 0o777
         try:
             text = original.decode(client.file.encoding)
         except (UnicodeDecodeError, LookupError):
@@ -110,8 +131,10 @@ def erase_from_raw_files(
         results.append(RawFileErasure(path, removed))
         if dry_run:
             continue
-        staging = path.with_name(f".{path.name}.erasing")
-        staging.write_bytes("".join(kept).encode(client.file.encoding, errors="surrogateescape"))
-        staging.chmod(path.stat().st_mode & 0o777)
+        staging = temporary_name(path, "erasing")
+        data = "".join(kept).encode(client.file.encoding, errors="surrogateescape")
+        with os.fdopen(create_exclusive(staging, mode), "wb") as out:
+            out.write(data)
+            os.fchmod(out.fileno(), mode)
         staging.replace(path)
     return results

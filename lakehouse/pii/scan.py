@@ -16,6 +16,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from lakehouse.safe_files import NotRegularFileError, read_regular, walk_regular
+
 __all__ = ["Finding", "scan_files"]
 
 
@@ -28,11 +30,8 @@ class Finding:
 
 
 def _files(root: Path) -> Iterator[Path]:
-    if root.is_file():
-        yield root
-        return
-    if root.is_dir():
-        yield from sorted(p for p in root.rglob("*") if p.is_file())
+    """Regular files under ``root``; links are not followed (they may point anywhere)."""
+    yield from walk_regular(root)
 
 
 def _leaves(array: pa.ChunkedArray | pa.Array, name: str) -> Iterator[tuple[str, pa.Array]]:
@@ -81,7 +80,10 @@ def _parquet_hits(path: Path, values: list[str]) -> Iterator[Finding]:
 
 
 def scan_files(roots: Iterable[Path], values: Iterable[str]) -> list[Finding]:
-    """Files under ``roots`` that contain any of ``values`` (exactly or inside a string)."""
+    """Files under ``roots`` that contain any of ``values`` (exactly or inside a string).
+
+    Overlapping roots (an archive inside the lake) are scanned once per file.
+    """
     needles = sorted({v for v in values if v})
     if not needles:
         return []
@@ -89,15 +91,22 @@ def scan_files(roots: Iterable[Path], values: Iterable[str]) -> list[Finding]:
     # JSON escapes '/' and non-ASCII in some writers: search those spellings too.
     encoded += [json.dumps(v).strip('"').encode("ascii") for v in needles]
     findings: list[Finding] = []
+    seen: set[Path] = set()
     for root in roots:
         for path in _files(root):
+            if path in seen:
+                continue
+            seen.add(path)
             if path.suffix == ".parquet":
                 try:
                     findings.extend(_parquet_hits(path, needles))
                     continue
                 except (pa.ArrowInvalid, OSError):
                     pass  # not readable as Parquet: fall back to bytes
-            data = path.read_bytes()
+            try:
+                data = read_regular(path)
+            except NotRegularFileError:
+                continue  # replaced by a link since it was listed: never read through it
             if any(needle in data for needle in set(encoded)):
                 findings.append(Finding(path, "bytes"))
     return findings

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import sys
+
 import pytest
 
 from lakehouse.cli import build_parser, main
+from lakehouse.errors import LakehouseError
 from lakehouse.pii.keys import ENCRYPT_KEY_ENV, KEY_FILE_ENV, SIV_KEY_ENV, TOKEN_KEY_ENV
 
 TOKEN = "ab" * 32
@@ -52,3 +56,26 @@ def test_rotate_refuses_without_an_encrypt_key(
 ) -> None:
     assert main(["keys", "rotate", "--lake-root", str(tmp_path)]) == 1
     assert ENCRYPT_KEY_ENV in capsys.readouterr().err
+
+
+def test_forget_reads_the_raw_key_from_stdin(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lakehouse.cli import pii as cli_pii
+
+    args = build_parser().parse_args(["forget", "--client", "acme", "--key-stdin", "--dry-run"])
+    monkeypatch.setattr("sys.stdin", io.StringIO("AC0000001\n"))
+    assert cli_pii._raw_key(args, required=True) == ["AC0000001"]
+    assert "AC0000001" not in " ".join(sys.argv)
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n"))
+    with pytest.raises(LakehouseError, match="read no key"):
+        cli_pii._raw_key(args, required=True)
+    both = build_parser().parse_args(
+        ["forget", "--client", "acme", "--key", "A", "--key-stdin", "--dry-run"]
+    )
+    with pytest.raises(LakehouseError, match="not both"):
+        cli_pii._raw_key(both, required=True)
+    none = build_parser().parse_args(["forget", "--client", "acme", "--dry-run"])
+    assert main(["forget", "--client", "acme", "--dry-run"]) == 1
+    assert "--key-stdin" in capsys.readouterr().err
+    assert cli_pii._raw_key(none, required=False) is None

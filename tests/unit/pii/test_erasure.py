@@ -4,6 +4,7 @@ archive; other members stay byte for byte; the verification scan proves it."""
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 from typing import Any
 
 import pyarrow.compute as pc
@@ -150,3 +151,44 @@ def test_forget_needs_the_keys_that_decrypt_malformed_records(
     wrong = pii_ring(encrypt="enc-2", old=False)
     with pytest.raises(KeyMissingError, match="'enc-1'"):
         forget(spark, lake.settings, clients["acme"], ENGINE, wrong, ["AC0000001"])
+
+
+def test_forget_proves_an_archive_and_checkpoints_outside_the_lake(
+    spark: SparkSession,
+    clients: dict[str, ClientConfig],
+    lake: Lake,
+    pii_ring: Ring,
+    tmp_path: Path,
+) -> None:
+    settings = lake.settings.model_copy(
+        update={"archive_dir": tmp_path / "vault", "checkpoint_dir": tmp_path / "streams"}
+    )
+    archived = settings.archive_root / "acme" / "acme_2026-03-01.csv"
+    archived.parent.mkdir(parents=True)
+    shutil.move(lake.settings.archive_root / "acme" / "acme_2026-03-01.csv", archived)
+    stray = settings.checkpoints / "acme" / "offsets" / "0"
+    stray.parent.mkdir(parents=True)
+    stray.write_text('{"note": "AC0000001"}', encoding="utf-8")
+    report = forget(spark, settings, clients["acme"], ENGINE, pii_ring(), ["AC0000001"])
+    assert str(archived) in report.raw_files  # the external archive is erased ...
+    assert "AC0000001" not in archived.read_text()
+    assert report.leftovers == [str(stray)] and not report.verified  # ... and proved
+
+
+def test_forget_never_rewrites_through_a_landing_symlink(
+    spark: SparkSession,
+    clients: dict[str, ClientConfig],
+    lake: Lake,
+    pii_ring: Ring,
+    tmp_path: Path,
+) -> None:
+    outside = tmp_path / "outside" / "other-system.csv"
+    outside.parent.mkdir()
+    outside.write_text(HEADER + "AC0000001,Ann,Lee,1970-05-05,,,10001,gold\n", encoding="utf-8")
+    link = lake.settings.landing_dir / "acme_2026-03-09.csv"
+    link.symlink_to(outside)
+    before = outside.read_bytes()
+    report = forget(spark, lake.settings, clients["acme"], ENGINE, pii_ring(), ["AC0000001"])
+    assert str(link) not in report.raw_files
+    assert link.is_symlink() and outside.read_bytes() == before
+    assert report.verified  # links are not followed by the proof either
