@@ -1,4 +1,10 @@
-"""Build the SparkSession from settings (no Spark options hard-coded in job code)."""
+"""Build the SparkSession from settings (no Spark options hard-coded in job code).
+
+Security defaults (``security_conf``): block, shuffle and spill files are encrypted
+(``spark.io.encryption.enabled``) in a 0700 scratch folder of the run (``lakehouse.scratch``);
+the job's files are created under a private umask (``settings.umask``, also handed to Hadoop);
+the key variables never reach the JVM's environment, and Python workers get them empty.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +12,21 @@ import os
 import sys
 from pathlib import Path
 
-from pyspark import StorageLevel
+from pyspark import SparkContext, StorageLevel
 from pyspark.sql import SparkSession
 
 from lakehouse.config.models import Settings
+from lakehouse.pii.keys import KEY_ENV_VARS, key_environment_removed
+from lakehouse.scratch import prepare_scratch
 
 __all__ = [
     "BASE_CONF",
     "FILE_CACHE",
     "LOG4J_CONF",
+    "apply_umask",
     "build_spark",
     "driver_java_options",
+    "security_conf",
     "use_this_python",
 ]
 
@@ -66,14 +76,46 @@ def use_this_python() -> None:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
 
+def apply_umask(settings: Settings) -> int:
+    """Set the process's file creation mask to ``settings.umask``; the previous mask."""
+    return os.umask(settings.umask_bits)
+
+
+def security_conf(settings: Settings, *, local_dir: Path | None) -> dict[str, str]:
+    """Spark options that keep PII off the scratch disk in plaintext and keys out of workers."""
+    conf = {
+        # Shuffle files, spills and disk-cached blocks hold raw rows before any PII policy.
+        "spark.io.encryption.enabled": "true",
+        "spark.io.encryption.keySizeBits": "256",
+        # Files Spark's Hadoop writers create (table files, checkpoints) get the same mask.
+        "spark.hadoop.fs.permissions.umask-mode": f"{settings.umask_bits:03o}",
+    }
+    # Under spark-submit the JVM started with the caller's environment: workers get the key
+    # variables overridden with empty values (the ring treats empty as unset).
+    conf.update({f"spark.executorEnv.{name}": "" for name in KEY_ENV_VARS})
+    if local_dir is not None:
+        conf["spark.local.dir"] = str(local_dir)
+    return conf
+
+
 def build_spark(settings: Settings) -> SparkSession:
     """Create (or reuse) the session; under spark-submit, master comes from the command line."""
+    apply_umask(settings)
     builder = SparkSession.builder.appName(settings.spark.app_name)
     use_this_python()
+    # A new SparkContext gets its own private scratch folder; a reused one keeps its own.
+    starting = SparkContext._active_spark_context is None
+    own_dir = "spark.local.dir" not in settings.spark.conf and starting
+    local_dir = (
+        prepare_scratch(settings.scratch_root, run_label=settings.spark.app_name)
+        if own_dir
+        else None
+    )
     # Only takes effect when this call starts the JVM (python -m lakehouse, tests);
     # scripts/run_pipeline.sh passes the same flag to spark-submit.
     conf = {
         **BASE_CONF,
+        **security_conf(settings, local_dir=local_dir),
         "spark.driver.extraJavaOptions": driver_java_options(),
         **settings.spark.conf,
     }
@@ -81,6 +123,7 @@ def build_spark(settings: Settings) -> SparkSession:
         builder = builder.config(key, value)
     if settings.spark.master:
         builder = builder.config("spark.master", settings.spark.master)
-    spark = builder.getOrCreate()
+    with key_environment_removed():  # the JVM (and every worker it forks) never has them
+        spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark

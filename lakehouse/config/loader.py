@@ -24,6 +24,8 @@ ENV_OVERRIDES: Mapping[str, str] = {
     "LAKEHOUSE_ARCHIVE_DIR": "archive_dir",
     "LAKEHOUSE_ARCHIVE_MODE": "archive_mode",
     "LAKEHOUSE_ENGINE": "engine",
+    "LAKEHOUSE_UMASK": "umask",
+    "LAKEHOUSE_SCRATCH_DIR": "scratch_dir",
 }
 
 _Model = TypeVar("_Model", bound=BaseModel)

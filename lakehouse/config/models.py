@@ -369,7 +369,36 @@ class Settings(_Frozen):
     processing_time: str = Field("1 minute", description="Interval in processing_time mode.")
     max_files_per_trigger: int | None = Field(None, ge=1)
     merge_retries: int = Field(5, ge=0, le=50)
+    umask: str = Field(
+        "0077",
+        pattern=r"^0?[0-7]{3}$",
+        description="File creation mask of the job (octal): 0077 owner only; 0027 lets a "
+        "service group read. Other users never get access (the last digit must be 7).",
+    )
+    scratch_dir: Path | None = Field(
+        None,
+        description="Spark's local dir (shuffle, spill, cache blocks): one 0700 folder per "
+        "run below it; default <lake_root>/_scratch.",
+    )
     spark: SparkSettings = SparkSettings()
+
+    @field_validator("umask")
+    @classmethod
+    def _umask_private(cls, value: str) -> str:
+        if int(value, 8) & 0o007 != 0o007:
+            raise ValueError(
+                f"umask {value} gives other users access to PII files; use 0077 (owner only) "
+                "or 0027 (owner and group)"
+            )
+        return value
+
+    @property
+    def umask_bits(self) -> int:
+        return int(self.umask, 8)
+
+    @property
+    def scratch_root(self) -> Path:
+        return self.scratch_dir or self.lake_root / "_scratch"
 
     @property
     def checkpoints(self) -> Path:

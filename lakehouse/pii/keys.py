@@ -12,7 +12,10 @@ Key file (path in ``LAKEHOUSE_KEY_FILE``), JSON, readable by its owner only::
     }
 
 Environment variables override the file's active key of their purpose:
-``LAKEHOUSE_TOKEN_KEY``, ``LAKEHOUSE_ENCRYPT_KEY``, ``LAKEHOUSE_SIV_KEY`` (hex, 32+ bytes).
+``LAKEHOUSE_TOKEN_KEY``, ``LAKEHOUSE_ENCRYPT_KEY``, ``LAKEHOUSE_SIV_KEY`` (hex, 32+ bytes);
+their keys get the id ``env-<purpose>-<fingerprint>``. Refused: a key file that is a link,
+not owned by the user or root, or has any group/other permission bit; a key of all zero
+bytes; the same key bytes for two purposes.
 Only the token key is needed to load a ring; the other purposes are checked by ``require``
 when a run or command needs them, with an error naming the variable to set.
 """
@@ -26,7 +29,9 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import Iterable, Mapping
+import stat
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -35,6 +40,7 @@ from lakehouse.errors import KeyMissingError
 
 __all__ = [
     "ENCRYPT_KEY_ENV",
+    "KEY_ENV_VARS",
     "KEY_FILE_ENV",
     "MIN_KEY_BYTES",
     "SIV_KEY_ENV",
@@ -42,6 +48,8 @@ __all__ = [
     "KeyRing",
     "Purpose",
     "create_dev_key_file",
+    "fingerprint",
+    "key_environment_removed",
 ]
 
 log = logging.getLogger(__name__)
@@ -51,6 +59,8 @@ ENCRYPT_KEY_ENV = "LAKEHOUSE_ENCRYPT_KEY"
 SIV_KEY_ENV = "LAKEHOUSE_SIV_KEY"
 KEY_FILE_ENV = "LAKEHOUSE_KEY_FILE"
 MIN_KEY_BYTES = 32
+# Variables that carry key material: never passed on to Spark's JVM or Python workers.
+KEY_ENV_VARS = (TOKEN_KEY_ENV, ENCRYPT_KEY_ENV, SIV_KEY_ENV)
 
 Purpose = Literal["token", "encrypt", "siv"]
 _ENV_OF: dict[Purpose, str] = {
@@ -84,6 +94,11 @@ def _decode(value: str, *, source: str, fix: str = _FIX) -> bytes:
     if len(key) < MIN_KEY_BYTES:
         raise KeyMissingError(
             f"{source} is {len(key)} bytes; at least {MIN_KEY_BYTES} are required", fix=fix
+        )
+    if not any(key):
+        raise KeyMissingError(
+            f"{source} is all zero bytes (a placeholder, not a secret)",
+            fix=f"replace it with a random key: {fix}",
         )
     return key
 
@@ -168,8 +183,9 @@ class KeyRing:
         keys = dict(parsed.keys)
         token_key_id = parsed.ids.get("token")
         if env.get(TOKEN_KEY_ENV):
-            keys["env"] = _decode(env[TOKEN_KEY_ENV], source=TOKEN_KEY_ENV)
-            token_key_id = "env"
+            token_key = _decode(env[TOKEN_KEY_ENV], source=TOKEN_KEY_ENV)
+            token_key_id = f"env-token-{fingerprint(token_key)}"
+            keys[token_key_id] = token_key
         if token_key_id is None:
             raise KeyMissingError(
                 f"no tokenisation key: neither {TOKEN_KEY_ENV} nor {KEY_FILE_ENV} is set; "
@@ -184,7 +200,7 @@ class KeyRing:
                 key_id = f"env-{purpose}-{fingerprint(key)}"
                 keys[key_id] = key
                 active[purpose] = key_id
-        return cls(
+        ring = cls(
             token_key_id=token_key_id,
             keys=keys,
             encrypt_key_id=active["encrypt"],
@@ -192,6 +208,50 @@ class KeyRing:
             siv_key_id=active["siv"],
             siv_old_key_ids=frozenset(parsed.old["siv"]),
         )
+        _check_separation(ring)
+        return ring
+
+
+def _check_separation(ring: KeyRing) -> None:
+    """One key, one purpose: an HMAC key reused for AES (or GCM for SIV) couples their security.
+
+    Raises:
+        KeyMissingError: the same key bytes serve two purposes; names both key ids.
+    """
+    ids: dict[Purpose, set[str]] = {
+        "token": {ring.token_key_id},
+        "encrypt": {i for i in (ring.encrypt_key_id, *ring.encrypt_old_key_ids) if i},
+        "siv": {i for i in (ring.siv_key_id, *ring.siv_old_key_ids) if i},
+    }
+    seen: dict[bytes, tuple[Purpose, str]] = {}
+    for purpose, key_ids in ids.items():
+        for key_id in sorted(key_ids):
+            key = ring.keys.get(key_id)
+            if key is None:
+                continue
+            other = seen.get(key)
+            if other is not None and other[0] != purpose:
+                raise KeyMissingError(
+                    f"the same key serves two purposes: {other[0]} key '{other[1]}' and "
+                    f"{purpose} key '{key_id}' are identical",
+                    fix="generate a separate random key for each purpose (token, encrypt, siv)",
+                )
+            seen.setdefault(key, (purpose, key_id))
+
+
+@contextmanager
+def key_environment_removed(environ: dict[str, str] | None = None) -> Iterator[None]:
+    """Hide the key variables while a child process (Spark's JVM) is started; restore after.
+
+    The JVM passes its environment on to every Python worker it forks, so keys loaded into
+    the ring must not be in it. ``environ`` defaults to ``os.environ``.
+    """
+    env: dict[str, str] | os._Environ[str] = os.environ if environ is None else environ
+    saved = {name: env.pop(name) for name in KEY_ENV_VARS if name in env}
+    try:
+        yield
+    finally:
+        env.update(saved)
 
 
 @dataclass(frozen=True)
@@ -201,9 +261,54 @@ class _FileKeys:
     old: dict[Purpose, tuple[str, ...]] = field(default_factory=lambda: {"encrypt": (), "siv": ()})
 
 
+def _open_key_file(path: Path) -> str:
+    """The key file's text, refusing a symlink and a file other users can read or write.
+
+    Raises:
+        KeyMissingError: a link, not a regular file, not owned by this user (or root), or
+            group/other permission bits set; names the file and the fix.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if stat.S_ISLNK(_lmode(path)):
+            raise KeyMissingError(
+                f"key file {path} named by {KEY_FILE_ENV} is a symbolic link; lakehouse does "
+                "not follow links to keys (anyone who can change the link chooses the keys)",
+                fix=f"point {KEY_FILE_ENV} at the real file",
+            ) from exc
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise KeyMissingError(
+                f"key file {path} named by {KEY_FILE_ENV} is not a regular file", fix=_FIX
+            )
+        mode = stat.S_IMODE(info.st_mode)
+        if mode & 0o077:
+            raise KeyMissingError(
+                f"key file {path} is mode {mode:04o}: readable or writable by other users",
+                fix=f"chmod 600 {path}",
+            )
+        if info.st_uid not in (os.geteuid(), 0):
+            raise KeyMissingError(
+                f"key file {path} is owned by uid {info.st_uid}, not by this user "
+                f"(uid {os.geteuid()}) or root",
+                fix=f"chown the key file to the user running lakehouse, mode 600: {path}",
+            )
+        return handle.read().decode("utf-8")
+
+
+def _lmode(path: Path) -> int:
+    try:
+        return os.lstat(path).st_mode
+    except OSError:
+        return 0
+
+
 def _read_key_file(path: Path) -> _FileKeys:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(_open_key_file(path))
     except (OSError, ValueError) as exc:
         raise KeyMissingError(
             f"key file named by {KEY_FILE_ENV} cannot be read ({type(exc).__name__})", fix=_FIX
@@ -285,8 +390,8 @@ def create_dev_key_file(path: Path) -> Path:
 
 def _upgrade_dev_key_file(path: Path) -> None:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(_open_key_file(path))
+    except (OSError, ValueError, KeyMissingError):
         return  # not ours to repair; loading it reports the problem
     if not isinstance(data, dict) or data.get("token_key_id") != _DEV_IDS["token_key_id"]:
         return
@@ -297,8 +402,8 @@ def _upgrade_dev_key_file(path: Path) -> None:
         if name not in data:
             data[name] = key_id
             keys.setdefault(key_id, secrets.token_hex(32))
-    staging = path.with_name(f".{path.name}.tmp")
-    fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    staging = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(data, handle)
     staging.replace(path)

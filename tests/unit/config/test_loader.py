@@ -519,6 +519,8 @@ def _non_default(key: str) -> tuple[str, object]:
     if choices:
         value = next(c for c in choices if c != Settings.model_fields[key].default)
         return value, value
+    if annotation is str:  # umask: an octal string
+        return "0027", "0027"
     return f"/env/{key}", Path(f"/env/{key}")
 
 

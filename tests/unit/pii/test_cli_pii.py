@@ -47,7 +47,7 @@ def test_forget_requires_confirmation(capsys: pytest.CaptureFixture[str]) -> Non
 def test_keys_status_shows_ids_never_keys(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["keys", "status"]) == 0
     out = capsys.readouterr().out
-    assert "token    env" in out and ENCRYPT_KEY_ENV in out
+    assert "token    env-token-" in out and ENCRYPT_KEY_ENV in out
     assert TOKEN not in out.lower()
 
 

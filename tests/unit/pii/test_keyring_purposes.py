@@ -37,6 +37,7 @@ def _file(tmp_path: Path, **extra: object) -> Path:
     }
     path = tmp_path / "keys.json"
     path.write_text(json.dumps(payload), encoding="utf-8")
+    path.chmod(0o600)
     return path
 
 
@@ -104,6 +105,7 @@ def test_key_ids_must_fit_in_values(tmp_path: Path) -> None:
     path.write_text(
         json.dumps({"token_key_id": "a:b", "keys": {"a:b": TOKEN.hex()}}), encoding="utf-8"
     )
+    path.chmod(0o600)
     with pytest.raises(KeyMissingError, match="is not 1-64 of"):
         KeyRing.from_environment({KEY_FILE_ENV: str(path)})
 

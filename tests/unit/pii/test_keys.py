@@ -16,6 +16,7 @@ from lakehouse.pii.keys import (
     TOKEN_KEY_ENV,
     KeyRing,
     create_dev_key_file,
+    fingerprint,
 )
 
 ENV_KEY = bytes(range(100, 132))
@@ -26,6 +27,7 @@ OLD_KEY = bytes(range(0, 32))
 def _key_file(directory: Path, payload: object, name: str = "keys.json") -> Path:
     path = directory / name
     path.write_text(json.dumps(payload), encoding="utf-8")
+    path.chmod(0o600)
     return path
 
 
@@ -48,11 +50,16 @@ def _missing(environ: dict[str, str]) -> KeyMissingError:
     return info.value
 
 
+ENV_ID = f"env-token-{fingerprint(ENV_KEY)}"
+
+
 def test_env_key() -> None:
     ring = KeyRing.from_environment({TOKEN_KEY_ENV: ENV_KEY.hex()})
-    assert ring.token_key_id == "env"
+    assert ring.token_key_id == ENV_ID and len(ENV_ID) == len("env-token-") + 8
     assert ring.token_key == ENV_KEY
-    assert dict(ring.keys) == {"env": ENV_KEY}
+    assert dict(ring.keys) == {ENV_ID: ENV_KEY}
+    other = KeyRing.from_environment({TOKEN_KEY_ENV: FILE_KEY.hex()})
+    assert other.token_key_id != ENV_ID  # another key, another id
 
 
 @pytest.mark.parametrize(
@@ -76,10 +83,10 @@ def test_env_key_overrides_the_file_token_key(tmp_path: Path) -> None:
     ring = KeyRing.from_environment(
         {KEY_FILE_ENV: str(_good_file(tmp_path)), TOKEN_KEY_ENV: ENV_KEY.hex()}
     )
-    assert ring.token_key_id == "env"
+    assert ring.token_key_id == ENV_ID
     assert ring.token_key == ENV_KEY
     # The file's other keys stay available (e.g. to read data tokenised with an old key).
-    assert dict(ring.keys) == {"tok-2026-01": FILE_KEY, "old": OLD_KEY, "env": ENV_KEY}
+    assert dict(ring.keys) == {"tok-2026-01": FILE_KEY, "old": OLD_KEY, ENV_ID: ENV_KEY}
 
 
 def test_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -108,7 +115,7 @@ def test_env_key_too_short(size: int) -> None:
 
 
 def test_env_key_of_exactly_the_minimum_length() -> None:
-    key = bytes(MIN_KEY_BYTES)
+    key = bytes(range(1, MIN_KEY_BYTES + 1))
     assert KeyRing.from_environment({TOKEN_KEY_ENV: key.hex()}).token_key == key
 
 
@@ -150,8 +157,10 @@ def test_unreadable_key_file(tmp_path: Path, kind: str) -> None:
         path.mkdir()
     elif kind == "not-json":
         path.write_text("token_key_id: k\n", encoding="utf-8")
+        path.chmod(0o600)
     elif kind == "empty":
         path.write_text("", encoding="utf-8")
+        path.chmod(0o600)
     err = _missing({KEY_FILE_ENV: str(path)})
     assert err.message.startswith(f"key file named by {KEY_FILE_ENV} cannot be read (")
     assert isinstance(err.__cause__, OSError | ValueError)
@@ -194,7 +203,7 @@ def test_repr_and_str_hide_key_material(tmp_path: Path) -> None:
         {KEY_FILE_ENV: str(_good_file(tmp_path)), TOKEN_KEY_ENV: ENV_KEY.hex()}
     )
     for text in (repr(ring), str(ring), f"{ring}"):
-        assert text == "KeyRing(token_key_id='env')"
+        assert text == f"KeyRing(token_key_id='{ENV_ID}')"
         for key in (ENV_KEY, FILE_KEY, OLD_KEY):
             assert key.hex() not in text.lower()
             assert repr(key) not in text
@@ -251,3 +260,86 @@ def test_create_dev_key_file_warns_without_the_key(
     assert "DEVELOPMENT key file" in record.getMessage()
     assert record.key_file == str(path)  # type: ignore[attr-defined]
     assert key_hex not in caplog.text
+
+
+# --- weak key setups are refused ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o666, 0o640, 0o604, 0o620])
+def test_key_file_readable_or_writable_by_others_is_refused(tmp_path: Path, mode: int) -> None:
+    path = _good_file(tmp_path)
+    path.chmod(mode)
+    with pytest.raises(KeyMissingError) as info:
+        KeyRing.from_environment({KEY_FILE_ENV: str(path)})
+    assert f"mode {mode:04o}" in info.value.message and str(path) in info.value.message
+    assert info.value.fix == f"chmod 600 {path}"
+    assert FILE_KEY.hex() not in str(info.value)
+    path.chmod(0o400)  # read-only for the owner is fine
+    assert KeyRing.from_environment({KEY_FILE_ENV: str(path)}).token_key == FILE_KEY
+
+
+def test_symlinked_key_file_is_refused(tmp_path: Path) -> None:
+    real = _good_file(tmp_path)
+    link = tmp_path / "current-keys.json"
+    link.symlink_to(real)
+    with pytest.raises(KeyMissingError, match="symbolic link") as info:
+        KeyRing.from_environment({KEY_FILE_ENV: str(link)})
+    assert info.value.fix is not None and KEY_FILE_ENV in info.value.fix
+
+
+def test_all_zero_key_is_refused(tmp_path: Path) -> None:
+    err = _missing({TOKEN_KEY_ENV: bytes(MIN_KEY_BYTES).hex()})
+    assert err.message == f"{TOKEN_KEY_ENV} is all zero bytes (a placeholder, not a secret)"
+    path = _key_file(tmp_path, {"token_key_id": "k", "keys": {"k": "00" * 40}})
+    with pytest.raises(KeyMissingError, match=r"key 'k' in \S+ is all zero bytes"):
+        KeyRing.from_environment({KEY_FILE_ENV: str(path)})
+
+
+def test_same_key_for_two_purposes_is_refused(tmp_path: Path) -> None:
+    from lakehouse.pii.keys import ENCRYPT_KEY_ENV, SIV_KEY_ENV
+
+    with pytest.raises(KeyMissingError, match="same key serves two purposes") as info:
+        KeyRing.from_environment({TOKEN_KEY_ENV: ENV_KEY.hex(), ENCRYPT_KEY_ENV: ENV_KEY.hex()})
+    assert ENV_ID in info.value.message and ENV_KEY.hex() not in str(info.value)
+    with pytest.raises(KeyMissingError, match="'enc-1' and siv key 'siv-1'"):
+        KeyRing.from_environment(
+            {
+                KEY_FILE_ENV: str(
+                    _key_file(
+                        tmp_path,
+                        {
+                            "token_key_id": "tok",
+                            "encrypt_key_id": "enc-1",
+                            "siv_key_id": "siv-1",
+                            "keys": {
+                                "tok": FILE_KEY.hex(),
+                                "enc-1": OLD_KEY.hex(),
+                                "siv-1": OLD_KEY.hex(),
+                            },
+                        },
+                    )
+                )
+            }
+        )
+    # An old encrypt key equal to the env SIV key is a reuse too.
+    path = _key_file(
+        tmp_path,
+        {
+            "token_key_id": "tok",
+            "encrypt_key_id": "enc-2",
+            "encrypt_old_key_ids": ["enc-1"],
+            "keys": {"tok": FILE_KEY.hex(), "enc-1": OLD_KEY.hex(), "enc-2": ENV_KEY.hex()},
+        },
+        name="old.json",
+    )
+    with pytest.raises(KeyMissingError, match="two purposes"):
+        KeyRing.from_environment({KEY_FILE_ENV: str(path), SIV_KEY_ENV: OLD_KEY.hex()})
+
+
+def test_key_variables_are_hidden_while_spark_starts() -> None:
+    from lakehouse.pii.keys import KEY_ENV_VARS, key_environment_removed
+
+    environ = {TOKEN_KEY_ENV: ENV_KEY.hex(), "LAKEHOUSE_ENCRYPT_KEY": "x", "PATH": "/bin"}
+    with key_environment_removed(environ):
+        assert not set(KEY_ENV_VARS) & set(environ) and environ["PATH"] == "/bin"
+    assert environ[TOKEN_KEY_ENV] == ENV_KEY.hex() and environ["LAKEHOUSE_ENCRYPT_KEY"] == "x"
