@@ -7,10 +7,9 @@ Every command that reveals or destroys PII writes one row to ``<lake>/audit/pii_
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
-import getpass
 import os
+import pwd
 import socket
 import sys
 import uuid
@@ -34,17 +33,36 @@ __all__ = ["register"]
 
 
 def _user() -> str:
+    """The account running the command, from the process's uid: ``USER``/``LOGNAME`` are
+    set by the caller and could name anyone."""
+    uid = os.getuid()
     try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return f"uid:{os.getuid()}"
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid:{uid}"
+
+
+# Events already appended by ``_record_now`` (before plaintext is shown), by event id.
+_RECORDED: set[str] = set()
+
+
+def _record_now(settings: Settings, engine: TableEngine, record: PiiEvent) -> None:
+    """Append the event before anything is revealed: no audit row, no plaintext."""
+    record.status = "SUCCESS"
+    record.finished_at = dt.datetime.now(dt.UTC)
+    append_pii_event(engine, settings.lake_root, record)
+    _RECORDED.add(record.event_id)
 
 
 @contextmanager
 def _audited(
     settings: Settings, engine: TableEngine, event: str, client: str | None, reason: str | None
 ) -> Iterator[PiiEvent]:
-    """Yield the event to fill; append it (SUCCESS, or FAILED with a safe error) at exit."""
+    """Yield the event to fill; append it (SUCCESS, or FAILED with a safe error) at exit.
+
+    An event appended early by ``_record_now`` is not appended again, unless the command
+    then failed: a second row with the same event id says FAILED and why.
+    """
     record = PiiEvent(
         event=event,
         client_id=client,
@@ -54,16 +72,20 @@ def _audited(
         event_id=uuid.uuid4().hex,
         reason=reason,
     )
+    failed = False
     try:
         yield record
         record.status = "SUCCESS"
     except BaseException as exc:
+        failed = True
         record.status = "FAILED"
         record.error = safe_error(exc)
         raise
     finally:
-        record.finished_at = dt.datetime.now(dt.UTC)
-        append_pii_event(engine, settings.lake_root, record)
+        if failed or record.event_id not in _RECORDED:
+            record.finished_at = dt.datetime.now(dt.UTC)
+            append_pii_event(engine, settings.lake_root, record)
+        _RECORDED.discard(record.event_id)
 
 
 def _client(settings: Settings, client_id: str) -> ClientConfig:
@@ -162,7 +184,9 @@ def _member(settings: Settings, client: ClientConfig, keys: KeyRing, raw: list[s
 
 def _cmd_decrypt(args: argparse.Namespace) -> int:
     from lakehouse.pii.access import reveal
+    from lakehouse.pii.export import check_reason, create_export, write_csv
 
+    args.reason = check_reason(args.reason)
     settings = load_cli_settings(args)
     client = _client(settings, args.client)
     keys = _keys({"token", "encrypt"})
@@ -188,27 +212,19 @@ def _cmd_decrypt(args: argparse.Namespace) -> int:
         event.rows = revealed.table.num_rows
         event.key_ids = ",".join(revealed.key_ids)
         event.detail = {"file": args.file, "limit": args.limit, "output": str(args.output)}
-        _write_csv(revealed.table.to_pylist(), revealed.table.column_names, args.output)
+        handle = create_export(args.output) if args.output is not None else None
+        try:
+            _record_now(settings, engine, event)  # the use is on record before it happens
+            write_csv(revealed.table.to_pylist(), revealed.table.column_names, handle)
+        finally:
+            if handle is not None:
+                handle.close()
     print(
         f"decrypted {revealed.table.num_rows} row(s), columns {event.columns or '-'}; "
         "use recorded in audit/pii_events",
         file=sys.stderr,
     )
     return 0
-
-
-def _write_csv(rows: list[dict[str, object]], names: list[str], output: Path | None) -> None:
-    def emit(handle: object) -> None:
-        writer = csv.DictWriter(handle, fieldnames=names)  # type: ignore[arg-type]
-        writer.writeheader()
-        writer.writerows(rows)
-
-    if output is None:
-        emit(sys.stdout)
-        return
-    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-        emit(handle)
 
 
 def _cmd_forget(args: argparse.Namespace) -> int:
@@ -293,8 +309,14 @@ def register(sub: Subcommands) -> None:
         "--key-stdin", action="store_true", help="read the member's raw key from stdin"
     )
     decrypt.add_argument("--limit", type=int, default=100, help="at most N rows (default 100)")
-    decrypt.add_argument("--reason", required=True, help="why: recorded in the audit")
-    decrypt.add_argument("--output", type=Path, help="CSV file (created 0600); default stdout")
+    decrypt.add_argument(
+        "--reason",
+        required=True,
+        help="why: a ticket (INC-1234) or a sentence; recorded in the audit",
+    )
+    decrypt.add_argument(
+        "--output", type=Path, help="new CSV file (created 0600, never overwritten); default stdout"
+    )
 
     forget = _add(sub, "forget", "erase one member everywhere and verify it", _cmd_forget)
     forget.add_argument("--client", required=True)

@@ -91,7 +91,19 @@ def _value_checks(spec: ColumnSpec) -> list[pa.Check]:
 _CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 
 
-_FORMULA = r"^\s*(?:[=+@]|-[^0-9.\s])"
+# What a spreadsheet runs as a formula: a leading "=", "+", "-", "@" (also their full-width
+# forms, which some spreadsheets accept) unless the whole value is a plain signed number
+# ("-2+3+cmd|..." is a formula, "-12.5" is not). Leading whitespace is skipped, as
+# spreadsheets do. (Rust regex has no look-ahead: two patterns.)
+_FORMULA_START = r"^\s*[=+\-@\x{FF1D}\x{FF0B}\x{FF0D}\x{FF20}]"
+_PLAIN_NUMBER = r"^\s*[+\-]?[0-9]*\.?[0-9]+\s*$"
+# Types whose raw text reaches silver or an export as text. Phones ("+1 212 ..."), numbers
+# ("-5"), dates and zips are parsed: a formula never standardises to a valid value.
+_TEXT_TYPES = ("name", "string", "code", "email")
+
+
+def _formula(raw: pl.Expr) -> pl.Expr:
+    return raw.str.contains(_FORMULA_START) & ~raw.str.contains(_PLAIN_NUMBER)
 
 
 def _column_checks(spec: ColumnSpec, max_chars: int) -> list[pa.Check]:
@@ -99,10 +111,10 @@ def _column_checks(spec: ColumnSpec, max_chars: int) -> list[pa.Check]:
         _check(spec, Code.CONTROL_CHARACTERS, lambda _std, raw: ~raw.str.contains(_CONTROL)),
         _check(spec, Code.TOO_LONG, lambda _std, raw: raw.str.len_chars() <= max_chars),
     ]
-    if spec.type in ("name", "string"):
-        # A spreadsheet would run "=...", "+...", "@..." or "-..." as a formula; no name or
-        # free text starts that way, and quarantining beats re-emitting it into an export.
-        checks.append(_check(spec, Code.FORMULA, lambda _std, raw: ~raw.str.contains(_FORMULA)))
+    if spec.type in _TEXT_TYPES:
+        # A spreadsheet would run "=...", "+...", "@..." or "-..." as a formula; no name, code,
+        # e-mail or free text starts that way, and quarantining beats re-emitting it.
+        checks.append(_check(spec, Code.FORMULA, lambda _std, raw: ~_formula(raw)))
     if spec.required:
         checks.append(_check(spec, Code.NOT_NULL, lambda _std, raw: ~_blank(raw)))
     parse_code = _PARSE_CODES.get(spec.type)

@@ -118,3 +118,22 @@ def test_validation_runs_per_partition_and_keeps_rows(
     out = _validated(spark, acme, rows).repartition(4)
     assert out.count() == 400
     assert out.where(F.size(REASONS) > 0).count() == 0
+
+
+def test_formula_guard_covers_every_text_column(
+    spark: SparkSession, clients: dict[str, ClientConfig]
+) -> None:
+    acme = clients["acme"]
+    rows = [
+        _with(member_id="AC0000001", first_name="-2+3+cmd|' /C calc'!A0"),  # "-digit" form
+        _with(member_id="AC0000002", last_name="\uff1dHYPERLINK(1)"),  # full-width "="
+        _with(member_id="AC0000003", email="=cmd|'/c calc'!a0@example.org"),  # e-mail column
+        _with(member_id="AC0000004", plan_code="@SUM(A1)"),  # code column
+        _with(member_id="AC0000005", first_name="Lee-Ng", phone="+1 212 555 0142"),
+    ]
+    reasons = _reasons(_validated(spark, acme, rows))
+    assert "first_name:formula" in reasons[1]
+    assert "last_name:formula" in reasons[2]
+    assert "email:formula" in reasons[3]
+    assert "plan_code:formula" in reasons[4]
+    assert reasons[5] == []  # hyphenated names and +phones are not formulas
