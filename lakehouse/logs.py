@@ -7,6 +7,7 @@ never logged; tests scan captured logs for planted PII to keep it that way.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 
 __all__ = ["configure_logging"]
@@ -15,7 +16,29 @@ __all__ = ["configure_logging"]
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
+# C0 and C1 controls, DEL, and the Unicode line/paragraph separators: any of them in a value
+# (a file name with a newline, an ANSI escape) could forge or hide log lines.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _spelled(match: re.Match[str]) -> str:
+    char = match[0]
+    if char in _NAMED:
+        return _NAMED[char]
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+
+def _escape(text: str) -> str:
+    """``text`` with every control character spelled as an escape (one line, always)."""
+    return _CONTROL.sub(_spelled, text)
+
+
 class _KeyValueFormatter(logging.Formatter):
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = _escape(record.message)
+        return super().formatMessage(record)
+
     def format(self, record: logging.LogRecord) -> str:
         base = super().format(record)
         fields = {k: v for k, v in vars(record).items() if k not in _STANDARD}
@@ -25,8 +48,14 @@ class _KeyValueFormatter(logging.Formatter):
 
 
 def _render(value: object) -> str:
+    """A field value on one line: control characters escaped; quoted (with ``\\`` and ``"``
+    escaped) when it is empty or holds a space, a quote, a backslash or ``=``, so a value
+    can never look like another field."""
     text = str(value)
-    return f'"{text}"' if " " in text or not text else text
+    if not text or any(c in text for c in ' "=\\') or _CONTROL.search(text):
+        inner = text.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{_escape(inner)}"'
+    return text
 
 
 def configure_logging(level: str = "INFO") -> None:
