@@ -86,11 +86,20 @@ class Checks(_Frozen):
 
 
 class MaskOptions(_Frozen):
-    """``pii: mask``: keep the first/last characters, replace the others (length kept)."""
+    """``pii: mask``: keep the first/last characters, replace the others with a fixed run of
+    mask characters (the value's length is not revealed unless ``keep_length``)."""
 
     keep_first: int = Field(0, ge=0, le=8)
     keep_last: int = Field(0, ge=0, le=8)
     char: str = Field("*", min_length=1, max_length=1)
+    masked_chars: int = Field(
+        6, ge=1, le=32, description="Mask characters between the kept ones, whatever the length."
+    )
+    keep_length: bool = Field(
+        False,
+        description="Mask every hidden character one for one (reveals the value's length, "
+        "which with other fields can single a person out).",
+    )
 
 
 class GeneraliseOptions(_Frozen):
@@ -101,7 +110,11 @@ class GeneraliseOptions(_Frozen):
     )
     band_years: int = Field(10, ge=1, le=50, description="Width of an age band.")
     top_age: int = Field(
-        90, ge=1, le=120, description="Ages from here on share one band ('90+', HIPAA)."
+        90,
+        ge=1,
+        le=120,
+        description="Ages from here on share one band ('90+', HIPAA); with to: year, a year "
+        "this many years or more before the file's date becomes '90+' too.",
     )
 
 

@@ -122,7 +122,12 @@ def test_acme_policies_need_only_the_token_key(
     row = _globex_row(client_id="acme", member_id="AC0000042", zip="10001")
     out = silver_rows(_frame(spark, [row]).drop("notes", "pcp_npi"), acme, token_only).first()
     assert out is not None
-    assert (out["first_name"], out["last_name"], out["phone"]) == ("A**", "L**", "********0142")
+    # Fixed-length masks: "Ann" and "Alexandra" look the same (length not revealed).
+    assert (out["first_name"], out["last_name"], out["phone"]) == (
+        "A******",
+        "L******",
+        "******0142",
+    )
     assert (out["birth_date"], out["zip"]) == ("1970", "100")
     assert "email" not in out.asDict()  # drop
     assert needed_purposes([acme]) == {"token", "encrypt"}  # bronze still encrypts
@@ -144,7 +149,51 @@ def test_mask_and_generalise_edges(
     acme = clients["acme"]
     short = _frame(spark, [_globex_row(client_id="acme", first_name="A", phone=None)])
     masked = prepare_silver(short.drop("notes", "pcp_npi"), acme, ring).first()
-    assert masked is not None and (masked["first_name"], masked["phone"]) == ("*", None)
+    assert masked is not None and (masked["first_name"], masked["phone"]) == ("*******", None)
+
+
+def test_masks_do_not_reveal_the_length_unless_asked(
+    spark: SparkSession, clients: dict[str, ClientConfig], ring: KeyRing
+) -> None:
+    from pyspark.sql import functions as F
+
+    from lakehouse.config.models import MaskOptions
+    from lakehouse.pii.deidentify import mask_column
+
+    names = ["Al", "Ann", "Alexandra-Marie", None]
+    frame = spark.createDataFrame([(n,) for n in names], "name string")
+    fixed = MaskOptions(keep_first=1)
+    got = [r[0] for r in frame.select(mask_column(F.col("name"), fixed)).collect()]
+    assert got == ["A******", "A******", "A******", None]
+    kept = MaskOptions(keep_first=1, keep_length=True, char="#")
+    got = [r[0] for r in frame.select(mask_column(F.col("name"), kept)).collect()]
+    assert got == ["A#", "A##", "A##############", None]
+    tail = MaskOptions(keep_last=4, masked_chars=3)
+    got = [r[0] for r in frame.select(mask_column(F.col("name"), tail)).collect()]
+    assert got == ["*******", "*******", "***arie", None]
+
+
+def test_generalised_year_folds_ages_over_89_into_90_plus(
+    spark: SparkSession, clients: dict[str, ClientConfig]
+) -> None:
+    acme = clients["acme"]  # birth_date: generalise to year
+    token_only = KeyRing(token_key_id="tok", keys={"tok": TOKEN})
+    births = [
+        dt.date(1930, 1, 1),  # 96 at the file's date (2026-01-05)
+        dt.date(1936, 1, 5),  # 90 that very day
+        dt.date(1936, 1, 6),  # 89
+        dt.date(1970, 5, 17),
+    ]
+    rows = [
+        _globex_row(client_id="acme", member_id=f"AC000004{i}", zip="10001", birth_date=b)
+        for i, b in enumerate(births)
+    ]
+    frame = _frame(spark, rows).drop("notes", "pcp_npi")
+    out = prepare_silver(frame, acme, token_only).select("member_id", "birth_date").collect()
+    years = {r["member_id"]: r["birth_date"] for r in out}
+    expected = ["90+", "90+", "1936", "1970"]
+    assert sorted(years.values()) == sorted(expected)
+    assert "1930" not in years.values()
 
 
 def test_restricted_zip3_list_is_hipaa_safe_harbor() -> None:
