@@ -2,8 +2,13 @@
 # Install dev dependencies into .venv, then lint, type-check and run the whole test suite.
 #   ./scripts/test.sh               # everything (what CI runs)
 #   ./scripts/test.sh -k silver     # extra arguments go to pytest
+# The suite's wall time is printed at the end, pass or fail, so a slow day is visible.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
+
+started=$SECONDS
+report_time() { echo "== suite wall time: $(( (SECONDS - started) / 60 ))m $(( (SECONDS - started) % 60 ))s (install, lint, type check and tests)"; }
+trap report_time EXIT
 
 check_java
 ensure_venv dev

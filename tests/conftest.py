@@ -1,9 +1,19 @@
-"""Shared fixtures: one SparkSession for the whole test run; tables go under tmp_path."""
+"""Shared fixtures: one SparkSession for the whole test run; tables go under tmp_path.
+
+Also the suite's own report (printed at the end of every run, so a slow day shows): per test
+module, its tests, seconds, and the processes it started (those that start Spark: a JVM each).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import subprocess
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings as hypothesis_settings
@@ -21,6 +31,12 @@ hypothesis_settings.register_profile("dev", max_examples=20, deadline=None)
 hypothesis_settings.load_profile("ci")
 
 TEST_KEY = bytes(range(32, 64))
+
+# JVM flags for the suite's short-lived JVMs (the session's and every spark-submit a test
+# starts): the C1 compiler only and the serial collector. On 2 cores, C2 compilation and G1's
+# threads compete with the work itself; a one-file spark-submit ran ~2x faster with these
+# (DesignDoc.md, "Testing"). They change no result. A JAVA_TOOL_OPTIONS of your own wins.
+TEST_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 
 
 @pytest.fixture(scope="session")
@@ -47,3 +63,68 @@ def clients() -> dict[str, ClientConfig]:
 @pytest.fixture()
 def keys() -> KeyRing:
     return KeyRing(token_key_id="test", keys={"test": TEST_KEY})
+
+
+# --- the suite report ---------------------------------------------------------------------
+
+_SPARK_COMMANDS = ("spark-submit", "run_pipeline.sh", "benchmark.py", "ingest_client.py")
+_SPARK_SUBCOMMANDS = {"ingest", "release", "backfill", "bench"}
+_module_seconds: Counter[str] = Counter()
+_module_tests: Counter[str] = Counter()
+_module_processes: dict[str, Counter[str]] = defaultdict(Counter)
+_lock = threading.Lock()
+_started = time.monotonic()
+
+
+def _starts_spark(args: Sequence[str]) -> bool:
+    """A guess from the command line, good for counting: scripts and Spark subcommands."""
+    if "--dry-run" in args:
+        return False
+    words = [a.rsplit("/", 1)[-1] for a in args]
+    if any(command in words for command in _SPARK_COMMANDS):
+        return True
+    return any(w in ("lakehouse", "-m") for w in words) and bool(_SPARK_SUBCOMMANDS & set(words))
+
+
+def _count_processes() -> None:
+    """Wrap ``Popen`` to count, per test module, the processes tests start."""
+    original = subprocess.Popen.__init__
+
+    def counting(self: subprocess.Popen[Any], args: Any, *rest: Any, **kwargs: Any) -> None:
+        test = os.environ.get("PYTEST_CURRENT_TEST", "")
+        if test:
+            argv = [args] if isinstance(args, str | os.PathLike) else list(args)
+            kind = "spark" if _starts_spark([str(a) for a in argv]) else "other"
+            with _lock:
+                _module_processes[test.split("::", 1)[0]][kind] += 1
+        original(self, args, *rest, **kwargs)
+
+    subprocess.Popen.__init__ = counting  # type: ignore[method-assign]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Before any JVM starts: children inherit the environment, the session's JVM included.
+    os.environ.setdefault("JAVA_TOOL_OPTIONS", TEST_JVM_OPTIONS)
+    _count_processes()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    module = report.nodeid.split("::", 1)[0]
+    _module_seconds[module] += report.duration
+    if report.when == "call":
+        _module_tests[module] += 1
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    write = terminalreporter.write_line
+    write("")
+    write("suite report: seconds per test module (setup + call + teardown), processes started")
+    write(f"{'module':58} {'tests':>5} {'secs':>7} {'spark':>5} {'other':>5}")
+    for module, seconds in _module_seconds.most_common():
+        processes = _module_processes.get(module, Counter())
+        write(
+            f"{module:58} {_module_tests[module]:5d} {seconds:7.1f} "
+            f"{processes['spark']:5d} {processes['other']:5d}"
+        )
+    write("(spark: processes that start a JVM, the test session's own Spark included)")
+    write(f"pytest wall time: {time.monotonic() - _started:.0f} s")

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from deltalake import DeltaTable
+
+if TYPE_CHECKING:
+    from lakehouse.demo import DemoDataset
+    from lakehouse.run import RunResult
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_TOKEN_KEY = "6c616b65686f7573652d6532652d746573742d6b65792d33322d6279746573212121"  # 34 bytes
@@ -20,6 +27,8 @@ TEST_KEYS = {
     "LAKEHOUSE_ENCRYPT_KEY": "11" * 32,
     "LAKEHOUSE_SIV_KEY": "22" * 32,
 }
+# What `--demo` uses when no key is configured (lakehouse/cli/ingest.py, relative to the cwd).
+DEV_KEY_FILE = REPO / ".lakehouse" / "dev-keys.json"
 
 
 @dataclass(frozen=True)
@@ -60,3 +69,70 @@ def spark_submit_env(workspace: Workspace, **extra: str) -> dict[str, str]:
         PYSPARK_PYTHON=sys.executable,
         **extra,
     )
+
+
+def ingest_in_process(workspace: Workspace, keys: Mapping[str, str]) -> RunResult:
+    """What `spark-submit jobs/ingest.py` does, on this test process's warm Spark session.
+
+    Settings come from conf/lakehouse.yaml and the workspace's environment like the job's;
+    the session's own Spark options are kept (a running JVM cannot take the job's heap size).
+    Raises ``RunFailed`` when a file failed, as the job exits 1.
+    """
+    from lakehouse.config import load_clients, load_settings
+    from lakehouse.pii.keys import KeyRing
+    from lakehouse.run import run_ingest
+
+    settings = load_settings(
+        REPO / "conf" / "lakehouse.yaml",
+        environ=workspace.env(),
+        overrides={"clients_dir": REPO / "clients", "spark": {}},
+    )
+    clients = load_clients(settings.clients_dir)
+    result = run_ingest(settings, clients, KeyRing.from_environment(keys))
+    result.raise_for_failures()
+    return result
+
+
+@dataclass(frozen=True)
+class DemoLake:
+    """The lake of one `./scripts/run_pipeline.sh --demo`, the README's first command, built
+    once per test session (DEBUG logs on, so the leak scan sees every log line).
+
+    Read it in place; a test that changes a lake works on ``copy(...)``.
+    """
+
+    workspace: Workspace
+    demo: DemoDataset
+    stdout: str
+    stderr: str
+    key_file: Path  # the development key file the demo generated
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """The workspace's environment with the demo's keys, as a key holder would run."""
+        return self.workspace.env(LAKEHOUSE_KEY_FILE=str(self.key_file), **extra)
+
+    def keys(self) -> dict[str, Any]:
+        """The development key file's contents (ids and hex keys)."""
+        return dict(json.loads(self.key_file.read_text(encoding="utf-8")))
+
+    def copy(self, root: Path) -> DemoLake:
+        """A copy to change, without streaming checkpoints: they hold absolute landing paths.
+        The copy's first run re-lists the demo files and skips them (same name and bytes)."""
+        lake = self.workspace.lake
+        shutil.copytree(lake, root / "lake", ignore=shutil.ignore_patterns("_checkpoints"))
+        shutil.copytree(self.workspace.landing, root / "landing")
+        workspace = Workspace(lake=root / "lake", landing=root / "landing")
+        return DemoLake(workspace, self.demo, self.stdout, self.stderr, self.key_file)
+
+
+def build_demo_lake(root: Path) -> DemoLake:
+    from lakehouse.config import load_clients
+    from lakehouse.demo import build_demo
+
+    workspace = Workspace(lake=root / "lake", landing=root / "landing")
+    env = workspace.env(LAKEHOUSE_LOG_LEVEL="DEBUG")
+    result = run(["./scripts/run_pipeline.sh", "--demo"], env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert DEV_KEY_FILE.is_file(), "the demo generates its development key file"
+    demo = build_demo(load_clients(REPO / "clients"))
+    return DemoLake(workspace, demo, result.stdout, result.stderr, DEV_KEY_FILE)

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import shutil
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
-from e2e_support import Workspace, run, spark_submit_env
-from test_ops_e2e import KEYS, copy_of, shared_demo_lake
+from e2e_support import DemoLake, Workspace, run, spark_submit_env
 
 pytestmark = pytest.mark.e2e
 
@@ -21,8 +19,19 @@ SUBMIT = ["spark-submit", "--master", "local[2]", "jobs/backfill.py"]
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
-    yield copy_of(shared_demo_lake(tmp_path_factory), tmp_path_factory.mktemp("backfill"))
+def demo_copy(demo_lake: DemoLake, tmp_path_factory: pytest.TempPathFactory) -> DemoLake:
+    return demo_lake.copy(tmp_path_factory.mktemp("backfill"))
+
+
+@pytest.fixture(scope="module")
+def lake(demo_copy: DemoLake) -> Workspace:
+    return demo_copy.workspace
+
+
+@pytest.fixture(scope="module")
+def key_env(demo_copy: DemoLake) -> dict[str, str]:
+    """The demo's key file, as a key holder's backfill would be given."""
+    return {"LAKEHOUSE_KEY_FILE": str(demo_copy.key_file)}
 
 
 def _silver_rows(ws: Workspace, client: str) -> set[tuple[object, ...]]:
@@ -59,12 +68,12 @@ def test_dry_run_lists_the_files_and_writes_nothing(lake: Workspace) -> None:
     assert _versions(lake) == before and lake.table("audit/files").num_rows == audit_rows
 
 
-def test_lost_silver_is_rebuilt_from_the_archive(lake: Workspace) -> None:
+def test_lost_silver_is_rebuilt_from_the_archive(lake: Workspace, key_env: dict[str, str]) -> None:
     expected = _silver_rows(lake, "acme")
     globex = _silver_rows(lake, "globex")
     before = {t: lake.version(t) for t in TABLES[:2]}
     shutil.rmtree(lake.lake / "silver")
-    result = run([*SUBMIT, *RANGE], spark_submit_env(lake, **KEYS))
+    result = run([*SUBMIT, *RANGE], spark_submit_env(lake, **key_env))
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "progress=5/5" in output  # one progress line per file
@@ -80,11 +89,13 @@ def test_lost_silver_is_rebuilt_from_the_archive(lake: Workspace) -> None:
     assert update["rows_updated"] == 23  # newer data still wins over the late file
 
 
-def test_second_identical_backfill_changes_no_table(lake: Workspace) -> None:
+def test_second_identical_backfill_changes_no_table(
+    lake: Workspace, key_env: dict[str, str]
+) -> None:
     before = _versions(lake)
     runs = {r["run_id"] for r in lake.table("audit/files").to_pylist()}
     result = run(
-        ["./scripts/run_pipeline.sh", "--backfill", *RANGE], spark_submit_env(lake, **KEYS)
+        ["./scripts/run_pipeline.sh", "--backfill", *RANGE], spark_submit_env(lake, **key_env)
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert _versions(lake) == before

@@ -1,41 +1,24 @@
-"""The README's first command, `./scripts/run_pipeline.sh --demo`, run for real, then every
-table read back with deltalake and checked against what the demo generator planted."""
+"""The README's first command, `./scripts/run_pipeline.sh --demo`, run for real (once per
+session: the ``demo_lake`` fixture), then every table read back with deltalake and checked
+against what the demo generator planted."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.compute as pc
 import pytest
-from e2e_support import REPO, Workspace, run
+from e2e_support import DemoLake, Workspace, run
 
-from lakehouse.config import load_clients
-from lakehouse.demo import DemoDataset, build_demo
 from lakehouse.pii.crypto import is_encrypted
 
 pytestmark = pytest.mark.e2e
 
 
-@dataclass(frozen=True)
-class DemoRun:
-    workspace: Workspace
-    demo: DemoDataset
-    stdout: str
-    stderr: str
-
-
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
-    root = tmp_path_factory.mktemp("demo")
-    workspace = Workspace(lake=root / "lake", landing=root / "landing")
-    result = run(["./scripts/run_pipeline.sh", "--demo"], workspace.env())
-    assert result.returncode == 0, result.stdout + result.stderr
-    yield DemoRun(
-        workspace, build_demo(load_clients(REPO / "clients")), result.stdout, result.stderr
-    )
+def demo_run(demo_lake: DemoLake) -> DemoLake:
+    return demo_lake
 
 
 def _audit_by_file(workspace: Workspace) -> dict[str, dict[str, object]]:
@@ -45,14 +28,14 @@ def _audit_by_file(workspace: Workspace) -> dict[str, dict[str, object]]:
     return {str(r["file_name"]): r for r in rows}
 
 
-def test_demo_prints_a_summary_per_file(demo_run: DemoRun) -> None:
+def test_demo_prints_a_summary_per_file(demo_run: DemoLake) -> None:
     for demo_file in demo_run.demo.files:
         assert demo_file.name in demo_run.stdout
     assert "demo wave 1" in demo_run.stdout and "demo wave 2" in demo_run.stdout
     assert "DEVELOPMENT key" in demo_run.stdout + demo_run.stderr
 
 
-def test_every_file_is_audited_with_the_expected_outcome(demo_run: DemoRun) -> None:
+def test_every_file_is_audited_with_the_expected_outcome(demo_run: DemoLake) -> None:
     audit = _audit_by_file(demo_run.workspace)
     expected_status = {
         "duplicate": "DUPLICATE",
@@ -79,7 +62,7 @@ def test_every_file_is_audited_with_the_expected_outcome(demo_run: DemoRun) -> N
     assert str(audit[duplicate.name]["reason"]).startswith("duplicate_of:")
 
 
-def test_tables_hold_what_the_files_held(demo_run: DemoRun) -> None:
+def test_tables_hold_what_the_files_held(demo_run: DemoLake) -> None:
     ws = demo_run.workspace
     ingested = [
         f for f in demo_run.demo.files if f.kind in ("normal", "update", "late", "sequence")
@@ -91,7 +74,7 @@ def test_tables_hold_what_the_files_held(demo_run: DemoRun) -> None:
     assert dict(per_client) == demo_run.demo.expected_silver_rows()
 
 
-def test_quarantine_has_reasons_and_no_plaintext_pii(demo_run: DemoRun) -> None:
+def test_quarantine_has_reasons_and_no_plaintext_pii(demo_run: DemoLake) -> None:
     quarantine = demo_run.workspace.table("quarantine/members")
     codes = {
         code.split(":", 1)[1]
@@ -106,7 +89,7 @@ def test_quarantine_has_reasons_and_no_plaintext_pii(demo_run: DemoRun) -> None:
         assert values and all(is_encrypted(v) and v.startswith("gcm1:") for v in values), column
 
 
-def test_late_file_never_overwrites_newer_rows(demo_run: DemoRun) -> None:
+def test_late_file_never_overwrites_newer_rows(demo_run: DemoLake) -> None:
     late = next(f for f in demo_run.demo.files if f.kind == "late")
     audit = _audit_by_file(demo_run.workspace)[late.name]
     assert int(audit["rows_stale"]) > 0  # type: ignore[arg-type]
@@ -116,7 +99,7 @@ def test_late_file_never_overwrites_newer_rows(demo_run: DemoRun) -> None:
     assert from_late.num_rows == audit["rows_inserted"]
 
 
-def test_sequence_two_is_applied_after_sequence_one(demo_run: DemoRun) -> None:
+def test_sequence_two_is_applied_after_sequence_one(demo_run: DemoLake) -> None:
     audit = _audit_by_file(demo_run.workspace)
     second = next(
         f for f in demo_run.demo.files if f.kind == "sequence" and f.name.endswith("_2.csv")
@@ -125,7 +108,7 @@ def test_sequence_two_is_applied_after_sequence_one(demo_run: DemoRun) -> None:
     assert int(audit[second.name]["rows_stale"]) == 0  # type: ignore[arg-type]
 
 
-def test_cdf_matches_the_audit(demo_run: DemoRun) -> None:
+def test_cdf_matches_the_audit(demo_run: DemoLake) -> None:
     from deltalake import DeltaTable
 
     table = DeltaTable(str(demo_run.workspace.lake / "silver/members"))
@@ -139,7 +122,7 @@ def test_cdf_matches_the_audit(demo_run: DemoRun) -> None:
     assert kinds["update_preimage"] == kinds["update_postimage"]
 
 
-def test_second_demo_run_changes_nothing(demo_run: DemoRun) -> None:
+def test_second_demo_run_changes_nothing(demo_run: DemoLake) -> None:
     ws = demo_run.workspace
     before = {t: ws.version(t) for t in ("bronze/members", "quarantine/members", "silver/members")}
     audit_rows = ws.table("audit/files").num_rows
@@ -150,6 +133,6 @@ def test_second_demo_run_changes_nothing(demo_run: DemoRun) -> None:
     assert "0 new file(s)" in again.stdout
 
 
-def test_demo_files_are_generated_under_the_landing_dir(demo_run: DemoRun) -> None:
+def test_demo_files_are_generated_under_the_landing_dir(demo_run: DemoLake) -> None:
     names = {p.name for p in Path(demo_run.workspace.landing).iterdir()}
     assert {f.name for f in demo_run.demo.files} <= names

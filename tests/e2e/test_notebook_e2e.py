@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from e2e_support import REPO, run
-from test_ops_e2e import KEYS, copy_of, shared_demo_lake
+from e2e_support import REPO, DemoLake, run
 
 pytestmark = pytest.mark.e2e
 
@@ -40,16 +39,16 @@ def _historical_file(archive: Path) -> str:
 
 
 def test_notebook_runs_a_client_ingest_and_shows_audit_reasons_and_cdf(
-    tmp_path_factory: pytest.TempPathFactory,
+    demo_lake: DemoLake, tmp_path: Path
 ) -> None:
-    ws = copy_of(shared_demo_lake(tmp_path_factory), tmp_path_factory.mktemp("notebook"))
+    lake = demo_lake.copy(tmp_path)
+    ws = lake.workspace
     (ws.landing / HISTORICAL).write_text(_historical_file(ws.lake / "_archive"), encoding="utf-8")
     silver_version = ws.version("silver/members")
-    env = ws.env(
+    env = lake.env(
         LAKEHOUSE_NOTEBOOK_CLIENT="acme",
         LAKEHOUSE_NOTEBOOK_DEMO="true",  # demo files again: already seen, only ours is new
         LAKEHOUSE_ARCHIVE_MODE="move",
-        **KEYS,
     )
     result = run([sys.executable, str(NOTEBOOK)], env)
     out = result.stdout

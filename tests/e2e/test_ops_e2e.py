@@ -1,28 +1,20 @@
 """The operations CLI as users run it (`lakehouse status|audit|quarantine|history|archive`,
-`validate-config`, `config-schema`, `schedules render`) on a lake made by one demo run."""
+`validate-config`, `config-schema`, `schedules render`) on the session's demo lake."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e_support import REPO, TEST_TOKEN_KEY, Workspace, run
+from e2e_support import REPO, DemoLake, Workspace, run
 
 pytestmark = pytest.mark.e2e
 
-# Keys for every purpose the pipeline may need (token; encrypt/SIV for PII in bronze).
-KEYS = {
-    "LAKEHOUSE_TOKEN_KEY": TEST_TOKEN_KEY,
-    "LAKEHOUSE_ENCRYPT_KEY": "ab" * 32,
-    "LAKEHOUSE_SIV_KEY": "cd" * 32,
-}
 LAKEHOUSE = str(Path(sys.executable).parent / "lakehouse")
 
 
@@ -39,32 +31,10 @@ def lakehouse(
     return result
 
 
-def shared_demo_lake(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    """One `lakehouse ingest --demo` per test session (copy mode: landing keeps its files).
-
-    Modules that change the lake copy it (``copy_of``); the operations tests only read it.
-    """
-    root = tmp_path_factory.getbasetemp() / "shared-demo-lake"
-    workspace = Workspace(lake=root / "lake", landing=root / "landing")
-    if not (root / "done").exists():
-        shutil.rmtree(root, ignore_errors=True)
-        result = run([LAKEHOUSE, "ingest", "--demo"], workspace.env(**KEYS))
-        assert result.returncode == 0, result.stdout + result.stderr
-        (root / "done").write_text(result.stdout)
-    return workspace
-
-
-def copy_of(workspace: Workspace, root: Path) -> Workspace:
-    """A copy without streaming checkpoints: they hold absolute landing paths. The new lake's
-    first run re-lists the demo files and skips them (same name and bytes as ingested)."""
-    shutil.copytree(workspace.lake, root / "lake", ignore=shutil.ignore_patterns("_checkpoints"))
-    shutil.copytree(workspace.landing, root / "landing")
-    return Workspace(lake=root / "lake", landing=root / "landing")
-
-
 @pytest.fixture(scope="module")
-def demo_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
-    yield shared_demo_lake(tmp_path_factory)
+def demo_lake(demo_lake: DemoLake) -> Workspace:
+    """The session's demo lake; these commands only read it."""
+    return demo_lake.workspace
 
 
 def test_status_shows_each_client(demo_lake: Workspace) -> None:

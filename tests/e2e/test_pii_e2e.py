@@ -1,6 +1,6 @@
-"""PII end to end: run the demo, then prove no raw PII leaked into any log line or any Parquet
-value under the lake; then erase members, decrypt as a key holder and rotate the encrypt key
-with the real CLI, each audited."""
+"""PII end to end: on the session's demo lake, prove no raw PII leaked into any log line or
+any Parquet value under the lake; then, on a copy, erase members, decrypt as a key holder and
+rotate the encrypt key with the real CLI, each audited."""
 
 from __future__ import annotations
 
@@ -16,17 +16,17 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from e2e_support import REPO, Workspace, run
+from e2e_support import REPO, DemoLake, Workspace, run
 
 from lakehouse.config import load_clients
 from lakehouse.config.models import ClientConfig
-from lakehouse.demo import DemoDataset, build_demo
+from lakehouse.demo import DemoDataset
 from lakehouse.pii.crypto import is_encrypted, key_id_of
 from lakehouse.pii.tokens import hmac_hex
 
 pytestmark = pytest.mark.e2e
 
-TOKEN, ENC1, ENC2, SIV = "a1" * 32, "b2" * 32, "c3" * 32, "d4" * 32
+ENC2 = "c3" * 32  # the encrypt key rotated to
 # Characters that separate tokens in text; '@ . _ + / - ' stay inside emails, dates, names.
 _SPLIT = re.compile(r"[^\s,;|:()\[\]{}\"=<>*\\]+")
 _SPARK_TO_STRPTIME = (("yyyy", "%Y"), ("MM", "%m"), ("dd", "%d"))
@@ -188,43 +188,39 @@ def _flatten(value: object) -> Iterator[str]:
 
 @dataclass(frozen=True)
 class DemoRun:
-    workspace: Workspace
-    demo: DemoDataset
+    lake: DemoLake
     clients: dict[str, ClientConfig]
-    key_file: Path
-    output: str
+
+    @property
+    def workspace(self) -> Workspace:
+        return self.lake.workspace
+
+    @property
+    def demo(self) -> DemoDataset:
+        return self.lake.demo
+
+    @property
+    def output(self) -> str:
+        return self.lake.stdout + self.lake.stderr
 
 
-def _write_keys(path: Path, *, rotated: bool) -> None:
-    keys = {"tok-1": TOKEN, "enc-1": ENC1, "siv-1": SIV}
-    payload: dict[str, object] = {
-        "token_key_id": "tok-1",
-        "encrypt_key_id": "enc-1",
-        "siv_key_id": "siv-1",
-        "keys": keys,
-    }
-    if rotated:
-        keys["enc-2"] = ENC2
-        payload.update(encrypt_key_id="enc-2", encrypt_old_key_ids=["enc-1"])
+@pytest.fixture(scope="module")
+def demo_run(demo_lake: DemoLake) -> DemoRun:
+    """The session's demo lake (DEBUG logs captured); the scans only read it."""
+    return DemoRun(demo_lake, load_clients(REPO / "clients"))
+
+
+def _write_rotated_keys(lake: DemoLake, path: Path) -> None:
+    """The demo's key file plus a new encrypt key; the old one is kept for reading."""
+    payload = lake.keys()
+    payload["keys"]["enc-2"] = ENC2
+    payload.update(encrypt_key_id="enc-2", encrypt_old_key_ids=[payload["encrypt_key_id"]])
     path.write_text(json.dumps(payload), encoding="utf-8")
     path.chmod(0o600)
 
 
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
-    root = tmp_path_factory.mktemp("pii")
-    workspace = Workspace(lake=root / "lake", landing=root / "landing")
-    key_file = root / "keys.json"
-    _write_keys(key_file, rotated=False)
-    env = workspace.env(LAKEHOUSE_KEY_FILE=str(key_file), LAKEHOUSE_LOG_LEVEL="DEBUG")
-    result = run(["./scripts/run_pipeline.sh", "--demo"], env)
-    assert result.returncode == 0, result.stdout + result.stderr
-    clients = load_clients(REPO / "clients")
-    yield DemoRun(workspace, build_demo(clients), clients, key_file, result.stdout + result.stderr)
-
-
-def _cli(demo_run: DemoRun, *args: str, key_file: Path | None = None) -> str:
-    env = demo_run.workspace.env(LAKEHOUSE_KEY_FILE=str(key_file or demo_run.key_file))
+def _cli(lake: DemoLake, *args: str, key_file: Path | None = None) -> str:
+    env = lake.workspace.env(LAKEHOUSE_KEY_FILE=str(key_file or lake.key_file))
     result = run([sys.executable, "-m", "lakehouse", *args], env)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout + result.stderr
@@ -261,11 +257,12 @@ def test_leak_scan_finds_no_raw_pii(demo_run: DemoRun, capsys: pytest.CaptureFix
 
 def test_tables_hold_protected_values(demo_run: DemoRun) -> None:
     ws = demo_run.workspace
+    encrypt_key_id = demo_run.lake.keys()["encrypt_key_id"]
     quarantine = ws.table("quarantine/members").to_pylist()
     for row in quarantine:
         for name in ("member_id", "first_name", "last_name", "birth_date", "phone", "email"):
             assert row[name] is None or (
-                is_encrypted(row[name]) and key_id_of(row[name]) == "enc-1"
+                is_encrypted(row[name]) and key_id_of(row[name]) == encrypt_key_id
             )
         # No key token only where the key itself is missing or unparseable.
         assert row["_reasons"] and (row["_key_token"] is None or len(row["_key_token"]) == 64)
@@ -275,8 +272,11 @@ def test_tables_hold_protected_values(demo_run: DemoRun) -> None:
     assert globex and all(json.loads(r["phi_redactions"])["ssn"] > 0 for r in globex)
 
 
-def test_forget_decrypt_and_rotate(demo_run: DemoRun) -> None:
-    ws = demo_run.workspace
+def test_forget_decrypt_and_rotate(demo_run: DemoRun, tmp_path: Path) -> None:
+    lake = demo_run.lake.copy(tmp_path)  # erasure and rotation change the lake
+    ws = lake.workspace
+    keys = lake.keys()
+    token_key = bytes.fromhex(keys["keys"][keys["token_key_id"]])
     silver = ws.table("silver/members")
     globex = demo_run.clients["globex"]
     # A globex member from the first file: raw key as the client spells it.
@@ -284,13 +284,13 @@ def test_forget_decrypt_and_rotate(demo_run: DemoRun) -> None:
     rows = list(csv.reader(io.StringIO(first.content.decode()), delimiter="|"))[1:]
     token = key = None
     for row in rows:
-        candidate = hmac_hex(row[0].strip().upper(), bytes.fromhex(TOKEN), domain="member_id")
+        candidate = hmac_hex(row[0].strip().upper(), token_key, domain="member_id")
         if candidate in silver.column("member_id").to_pylist():
             token, key = candidate, row[0]
             break
     assert token is not None and key is not None
     out = _cli(
-        demo_run, "forget", "--client", "globex", "--key", key.lower(), "--yes", "--reason", "t-1"
+        lake, "forget", "--client", "globex", "--key", key.lower(), "--yes", "--reason", "t-1"
     )
     assert "verified" in out and key not in out and token not in out
     assert token not in ws.table("silver/members").column("member_id").to_pylist()
@@ -299,15 +299,15 @@ def test_forget_decrypt_and_rotate(demo_run: DemoRun) -> None:
     assert scan_files([ws.lake], [token, key.strip().upper()]) == []
 
     decrypted = _cli(
-        demo_run, "decrypt", "--client", "globex", "--table", "quarantine", "--reason", "t-2"
+        lake, "decrypt", "--client", "globex", "--table", "quarantine", "--reason", "t-2"
     )
     table = list(csv.DictReader(io.StringIO(decrypted.split("decrypted ")[0])))
     assert table and not any(is_encrypted(r["last_name"]) for r in table)
 
-    rotated = demo_run.key_file.with_name("rotated.json")
-    _write_keys(rotated, rotated=True)
+    rotated = tmp_path / "rotated.json"
+    _write_rotated_keys(lake, rotated)
     tokens_before = sorted(ws.table("silver/members").column("member_id").to_pylist())
-    _cli(demo_run, "keys", "rotate", "--reason", "t-3", key_file=rotated)
+    _cli(lake, "keys", "rotate", "--reason", "t-3", key_file=rotated)
     for zone in ("bronze/members", "quarantine/members", "silver/members"):
         values = [v for r in ws.table(zone).to_pylist() for v in r.values() if is_encrypted(v)]
         assert values and {key_id_of(v) for v in values if v.startswith("gcm1:")} == {"enc-2"}
