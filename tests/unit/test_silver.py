@@ -67,7 +67,7 @@ def test_silver_rows_apply_policies_and_hash(
     assert row is not None
     assert "email" not in out.columns  # pii: drop
     assert row["member_id"] == hmac_hex("AC0000001", keys.token_key, domain="member_id")
-    assert row["last_name"] == "L**"  # pii: mask {keep_first: 1}
+    assert row["last_name"] == "L******"  # pii: mask {keep_first: 1}, fixed length
     same = silver_rows(_valid(spark, [("AC0000001", "Lee", "GOLD")], day=9), acme, keys).first()
     changed = silver_rows(
         _valid(spark, [("AC0000001", "Lee", "SILVER")], day=5), acme, keys
