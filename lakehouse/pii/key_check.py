@@ -9,6 +9,11 @@ How two keys are compared, best evidence first: the recorded fingerprint; else t
 ring holds under the recorded id; else the fingerprint inside an ``env-token-<fp>`` id; else
 the ids themselves. A legacy id ``env`` (before ids carried fingerprints) proves nothing and
 is accepted with a warning.
+
+Tokens also depend on the client's token domain (``lakehouse.pii.domains``): silver commits
+record it per client (``token_domain``: ``client``, ``shared:<name>``, ``legacy``); commits of
+a lakehouse from before domains were bound record none and mean ``legacy``. A client whose
+configured domain differs from its recorded one refuses to start too.
 """
 
 from __future__ import annotations
@@ -21,10 +26,12 @@ from dataclasses import dataclass
 from lakehouse.config.models import ClientConfig, Settings
 from lakehouse.engine.base import TableEngine
 from lakehouse.errors import KeyMissingError
+from lakehouse.pii.domains import LEGACY_DOMAIN, domain_spec
 from lakehouse.pii.keys import TOKEN_KEY_ENV, KeyRing, fingerprint
 
 __all__ = [
     "RecordedTokenKey",
+    "TokenDomainMismatchError",
     "TokenKeyMismatchError",
     "check_token_key",
     "checked_ring",
@@ -41,6 +48,10 @@ _ENV_PREFIX = "env-token-"
 
 class TokenKeyMismatchError(KeyMissingError):
     """The run's token key differs from the one silver's tokens were made with."""
+
+
+class TokenDomainMismatchError(KeyMissingError):
+    """A client's token domain differs from the one its silver rows were tokenised in."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +118,8 @@ def check_token_key(
         TokenKeyMismatchError: names both key ids, the table and the rebuild command.
     """
     by_dataset: dict[str, list[str]] = {}
-    for client in clients:
+    by_client = list(clients)
+    for client in by_client:
         by_dataset.setdefault(client.dataset, []).append(client.client_id)
     for dataset, client_ids in sorted(by_dataset.items()):
         recorded = recorded_token_key(engine, settings, dataset)
@@ -123,19 +135,32 @@ def check_token_key(
             continue
         if same:
             continue
-        path = settings.table_path("silver", dataset)
-        at = f" (version {recorded.version})" if recorded.version is not None else ""
-        first = sorted(client_ids)[0]
-        raise TokenKeyMismatchError(
-            f"token key '{keys.token_key_id}' is not the key silver/{dataset} was tokenised "
-            f"with ('{recorded.key_id}'{at}): its members would all be inserted again under "
-            "new tokens; the run did not start",
-            fix=f"use the recorded key again ({TOKEN_KEY_ENV}, or token_key_id "
-            f"'{recorded.key_id}' in the key file), or rebuild silver under the new key: move "
-            f"{path} aside, then for each client of the dataset ({', '.join(sorted(client_ids))}) "
-            f"`lakehouse backfill --client {first} --from <first date> --to <last date> "
-            "--source archive` (README, 'PII protection', 'Keys')",
-        )
+        _refuse_key(keys, recorded, settings, dataset, client_ids)
+    for client in by_client:
+        _check_domain(engine, settings, client)
+
+
+def _refuse_key(
+    keys: KeyRing,
+    recorded: RecordedTokenKey,
+    settings: Settings,
+    dataset: str,
+    client_ids: list[str],
+) -> None:
+    path = settings.table_path("silver", dataset)
+    at = f" (version {recorded.version})" if recorded.version is not None else ""
+    first = sorted(client_ids)[0]
+    raise TokenKeyMismatchError(
+        f"token key '{keys.token_key_id}' is not the key silver/{dataset} was tokenised "
+        f"with ('{recorded.key_id}'{at}): its members would all be inserted again under "
+        "new tokens; the run did not start",
+        fix=f"use the recorded key again ({TOKEN_KEY_ENV}, or token_key_id "
+        f"'{recorded.key_id}' in the key file), or rebuild under the new key: move {path} and "
+        f"bronze/quarantine {dataset} aside (their _key_token columns hold the old tokens), "
+        f"then for each client of the dataset ({', '.join(sorted(client_ids))}) "
+        f"`lakehouse backfill --client {first} --from <first date> --to <last date> "
+        "--source archive` (README, 'PII protection', 'Keys')",
+    )
 
 
 def checked_ring(settings: Settings, clients: Iterable[ClientConfig]) -> KeyRing:
@@ -150,3 +175,47 @@ def checked_ring(settings: Settings, clients: Iterable[ClientConfig]) -> KeyRing
     keys = KeyRing.from_environment()
     check_token_key(get_engine(settings.engine), settings, clients, keys)
     return keys
+
+
+def recorded_domain(engine: TableEngine, settings: Settings, client: ClientConfig) -> str | None:
+    """The token domain the client's latest silver commit was made in (None: no commit).
+
+    Commits from before domains were bound record none: they are ``legacy`` (recognised by
+    their ``source_file``, which starts with the client id).
+    """
+    path = settings.table_path("silver", client.dataset)
+    if not engine.exists(path):
+        return None
+    commits = engine.history(path, limit=_HISTORY_LIMIT)
+    for commit in sorted(commits, key=lambda c: int(c.get("version", -1)), reverse=True):
+        if commit.get("client_id") == client.client_id and commit.get("token_domain"):
+            return str(commit["token_domain"])
+        source = str(commit.get("source_file") or "")
+        if commit.get("token_key_id") and source.startswith(f"{client.client_id}_"):
+            return str(commit.get("token_domain") or "legacy")
+    return None
+
+
+def _check_domain(engine: TableEngine, settings: Settings, client: ClientConfig) -> None:
+    recorded = recorded_domain(engine, settings, client)
+    current = domain_spec(client)
+    if recorded is None or recorded == current:
+        return
+    keep = (
+        f"token_domain: {LEGACY_DOMAIN}"
+        if recorded == "legacy"
+        else f"token_domain: {recorded.removeprefix('shared:')}"
+        if recorded.startswith("shared:")
+        else "no token_domain"
+    )
+    raise TokenDomainMismatchError(
+        f"client '{client.client_id}' now tokenises in domain '{current}', but its silver rows "
+        f"were tokenised in '{recorded}': every member would be inserted again under new "
+        "tokens; the run did not start",
+        client=client.client_id,
+        fix=f"keep the recorded domain ({keep} in clients/{client.client_id}.yaml), or move "
+        f"the client to the new domain by rebuilding its tables: move bronze, quarantine and "
+        f"silver/{client.dataset} aside (or delete the client's partitions), then re-ingest "
+        f"its files from the archive (`lakehouse backfill --client {client.client_id} --from "
+        "<first date> --to <last date> --source archive`); see README, 'PII protection'",
+    )

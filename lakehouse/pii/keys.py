@@ -68,7 +68,7 @@ _ENV_OF: dict[Purpose, str] = {
     "encrypt": ENCRYPT_KEY_ENV,
     "siv": SIV_KEY_ENV,
 }
-# Key ids travel inside every encrypted value (``gcm1:<id>:...``): no ':' and short.
+# Key ids travel inside every encrypted value (``gcm2:<id>:...``): no ':' and short.
 _KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _FIX = (
     f"export {TOKEN_KEY_ENV}=<64+ hex chars> (e.g. `python -c 'import secrets; "

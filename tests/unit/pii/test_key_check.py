@@ -13,6 +13,7 @@ from lakehouse.cli import main
 from lakehouse.config.models import ClientConfig, Settings
 from lakehouse.engine.deltars import DeltaRsEngine
 from lakehouse.pii.key_check import (
+    TokenDomainMismatchError,
     TokenKeyMismatchError,
     check_token_key,
     commit_key_metadata,
@@ -124,3 +125,29 @@ def test_ingest_command_refuses_before_spark_starts(
     err = capsys.readouterr().err
     assert "is not the key silver/members was tokenised with" in err
     assert NEW.hex() not in err and json.dumps(OLD.hex()) not in err
+
+
+def test_a_changed_token_domain_refuses_to_start(
+    tmp_path: Path, clients: dict[str, ClientConfig]
+) -> None:
+    settings = _settings(tmp_path)
+    ring = _env_ring(OLD)
+    acme = clients["acme"]
+    # A commit of a lakehouse from before domains were bound: column-only (legacy) tokens.
+    _commit(settings, {"token_key_id": ring.token_key_id, "source_file": "acme_2026-01-05.csv"})
+    with pytest.raises(TokenDomainMismatchError) as info:
+        check_token_key(ENGINE, settings, [acme], ring)
+    assert "'client'" in str(info.value) and "'legacy'" in str(info.value)
+    assert info.value.fix is not None and "token_domain: _legacy" in info.value.fix
+    assert "--source archive" in info.value.fix
+    legacy = acme.model_copy(update={"token_domain": "_legacy"})
+    check_token_key(ENGINE, settings, [legacy], ring)  # kept: runs
+    check_token_key(ENGINE, settings, [clients["globex"]], ring)  # another client: no record
+    # Recorded per client since domains are bound; a later switch to a shared domain is caught.
+    _commit(
+        settings, {"token_key_id": ring.token_key_id, "client_id": "acme", "token_domain": "client"}
+    )
+    check_token_key(ENGINE, settings, [acme], ring)
+    shared = acme.model_copy(update={"token_domain": "network"})
+    with pytest.raises(TokenDomainMismatchError, match="'shared:network'"):
+        check_token_key(ENGINE, settings, [shared], ring)
