@@ -86,7 +86,12 @@ def archive_target(settings: Settings, client_id: str | None, name: str, status:
 
 
 def archive_file(
-    source: Path, target: Path, *, move: bool, root: Path | None = None
+    source: Path,
+    target: Path,
+    *,
+    move: bool,
+    root: Path | None = None,
+    expected_sha256: str | None = None,
 ) -> ArchivedFile:
     """Copy (or move) ``source`` to ``target`` keeping its bytes and modification time.
 
@@ -95,16 +100,26 @@ def archive_file(
     beside it. The target appears atomically (short temporary name, then rename), so a crash
     leaves the file in landing at worst. ``source`` is opened without following links and
     copied from that one descriptor; folders below ``root`` that are links are refused.
+    With ``expected_sha256`` (the audited checksum), only those bytes are archived.
 
     Raises:
         NotRegularFileError: ``source`` is a symlink or not a regular file (see
             ``record_link``), or a folder on the way to ``target`` is a link.
-        FileChangedError: ``source`` changed while it was read; it stays in landing.
+        FileChangedError: ``source`` changed while it was read, or its bytes are not the
+            ones the audit recorded (changed since it was ingested); it stays in landing.
     """
     fd = open_regular(source)
     with os.fdopen(fd, "rb") as handle:
         before = os.fstat(fd)
         digest = _digest(handle)
+        if expected_sha256 and digest != expected_sha256:
+            raise FileChangedError(
+                "file's bytes are not the ones ingested (its checksum differs from the "
+                "audit's); it was not archived and stays in landing",
+                file=source.name,
+                fix="re-send the new content under a new _N; keep the ingested bytes if the "
+                "sender still has them",
+            )
         while os.path.lexists(target):
             if is_regular(target) and sha256_regular(target) == digest:
                 _check_unchanged(source, handle, before, digest)
@@ -209,11 +224,15 @@ def record_link(source: Path, folder: Path, *, move: bool, root: Path) -> Archiv
     return ArchivedFile(source, record, moved=move, already_archived=seen, link=True)
 
 
-def _archive_entry(settings: Settings, source: Path, target: Path) -> ArchivedFile:
+def _archive_entry(
+    settings: Settings, source: Path, target: Path, expected_sha256: str | None = None
+) -> ArchivedFile:
     move = settings.archive_mode == "move"
     if is_link(source):
         return record_link(source, target.parent, move=move, root=settings.archive_root)
-    return archive_file(source, target, move=move, root=settings.archive_root)
+    return archive_file(
+        source, target, move=move, root=settings.archive_root, expected_sha256=expected_sha256
+    )
 
 
 def archive_outcomes(settings: Settings, records: Sequence[AuditRecord]) -> list[ArchivedFile]:
@@ -231,7 +250,10 @@ def archive_outcomes(settings: Settings, records: Sequence[AuditRecord]) -> list
             continue  # already moved (a replayed batch) or removed by the sender
         target = archive_target(settings, record.client_id, record.file_name, record.status)
         try:
-            done.append(_archive_entry(settings, source, target))
+            # A file ingested (or found duplicate) is archived only with the audited bytes:
+            # the archive is the backfill source, it must hold what was ingested.
+            expected = record.file_sha256 if record.status != Status.REJECTED else None
+            done.append(_archive_entry(settings, source, target, expected))
         except (OSError, LakehouseError) as exc:
             error = exc.message if isinstance(exc, LakehouseError) else None
             log.error(

@@ -1,7 +1,8 @@
 """Bronze: every raw record as read, with lineage; appended once per file content.
 
 PII columns (every column with a ``pii`` policy or ``free_text``) and the raw text of
-malformed records are stored AES-GCM encrypted (``gcm1:<key id>:...``, AAD = column name), so
+malformed records are stored AES-GCM encrypted (``gcm2:<key id>:...``, bound to client,
+dataset, column and the row's ``_key_token``: ``lakehouse.pii.domains``), so
 bronze is safe at rest and a key holder can still replay it (``reveal_raw``). ``_key_token``
 holds the merge key's token, equal to silver's key, so erasure finds a member's rows without
 decrypting anything.

@@ -17,6 +17,7 @@ from pyspark.sql import functions as F
 
 from lakehouse.config.models import ClientConfig
 from lakehouse.engine.base import CDF_ON, MergeSpec, TableEngine
+from lakehouse.pii.domains import domain_spec
 from lakehouse.pii.keys import KeyRing
 from lakehouse.pii.policies import PHI_COLUMNS, encrypt_silver, prepare_silver, row_hash
 from lakehouse.spark import FILE_CACHE
@@ -57,7 +58,7 @@ def silver_rows(valid: DataFrame, client: ClientConfig, keys: KeyRing) -> DataFr
     hashed = prepared.select(
         "client_id",
         *business,
-        row_hash(business, keys).alias(HASH),
+        row_hash(business, keys, client).alias(HASH),
         *ORDER,
         "_source_file",
         "_run_id",
@@ -133,6 +134,9 @@ def merge_silver(
         changes = classified.where(F.col(STATE).isin("insert", "update")).drop(STATE)
         metadata = {
             **metadata,
+            # What the tokens of this commit depend on (lakehouse.pii.key_check reads it).
+            "client_id": client.client_id,
+            "token_domain": domain_spec(client),
             "file_sha256": file_sha256,
             "rows_planned": str(planned),
             "rows_unchanged": str(counts["unchanged"]),

@@ -35,7 +35,8 @@ from lakehouse.ops import (
     render_table,
     silver_changes,
 )
-from lakehouse.pii.keys import KEY_FILE_ENV, TOKEN_KEY_ENV, KeyRing, create_dev_key_file
+from lakehouse.pii.key_check import checked_ring
+from lakehouse.pii.keys import KEY_FILE_ENV, TOKEN_KEY_ENV, create_dev_key_file
 from lakehouse.run import run_ingest
 
 try:
@@ -92,7 +93,8 @@ if DEMO:
     written = build_demo(clients).write(settings.landing_dir, waves=[1, 2])
     print(f"demo: {len(written)} file(s) in {settings.landing_dir}")
 
-keys = KeyRing.from_environment()
+# Refuses a token key other than the one silver was tokenised with (before Spark starts).
+keys = checked_ring(settings, [c for name, c in clients.items() if name == CLIENT])
 
 # COMMAND ----------
 

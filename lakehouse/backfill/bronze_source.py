@@ -43,6 +43,10 @@ def render_csv(rows: pa.Table, client: ClientConfig, keys: KeyRing | None = None
 
     With ``keys``, encrypted values are decrypted first (bronze encrypts PII columns).
     """
+    if keys is not None:  # bound values (gcm2/siv2) need client, column and row: decrypt here
+        from lakehouse.pii.access import reveal_table
+
+        rows, keys = reveal_table(rows, client, keys, zone="bronze").table, None
     delimiter = client.file.delimiter
     lines = [delimiter.join(_quote(c.header, client) for c in client.columns)]
     ordered = rows.sort_by(RECORD_COLUMN)

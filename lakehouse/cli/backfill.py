@@ -16,7 +16,6 @@ from lakehouse.config import load_clients
 from lakehouse.engine import get_engine
 from lakehouse.errors import LakehouseError
 from lakehouse.ops.render import FILE_OUTCOME, Column, render_table, to_json
-from lakehouse.pii.keys import KeyRing
 
 __all__ = ["register"]
 
@@ -85,8 +84,9 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
             print(render_table([f.as_row() for f in plan.files], _PLAN_COLUMNS))
         return 0
     from lakehouse.backfill.run import run_backfill  # starts Spark: only for real runs
+    from lakehouse.pii.key_check import checked_ring
 
-    keys = KeyRing.from_environment()
+    keys = checked_ring(settings, [clients[plan.client_id]])
     started = time.perf_counter()
     result = run_backfill(settings, clients, keys, plan)
     rows = [r.as_row() for r in result.records]

@@ -14,7 +14,7 @@ from lakehouse.cli._common import Subcommands, load_cli_settings, settings_args
 from lakehouse.config import load_clients
 from lakehouse.config.models import ClientConfig, Settings
 from lakehouse.ops.render import FILE_OUTCOME, Column, render_table, to_json
-from lakehouse.pii.keys import KEY_FILE_ENV, TOKEN_KEY_ENV, KeyRing, create_dev_key_file
+from lakehouse.pii.keys import KEY_FILE_ENV, TOKEN_KEY_ENV, create_dev_key_file
 
 __all__ = ["register"]
 
@@ -72,9 +72,11 @@ def _ingest_and_report(
     label: str | None,
 ) -> None:
     """One run over landing; prints its per-file summary, then raises if a file failed."""
+    from lakehouse.pii.key_check import checked_ring
     from lakehouse.run import run_ingest  # imports pyspark: keep other commands fast
 
-    keys = KeyRing.from_environment()
+    chosen = [c for name, c in clients.items() if not args.client or name in args.client]
+    keys = checked_ring(settings, chosen)  # a changed token key stops here, before Spark
     started = time.perf_counter()
     result = run_ingest(settings, clients, keys, only=args.client or ())
     title = (

@@ -6,18 +6,17 @@ import argparse
 
 from lakehouse.cli._common import Subcommands, load_cli_settings, settings_args
 from lakehouse.config import load_clients
-from lakehouse.pii.keys import KeyRing
 
 __all__ = ["register"]
 
 
 def _cmd_release(args: argparse.Namespace) -> int:
+    from lakehouse.pii.key_check import checked_ring
     from lakehouse.release import release_file
 
     settings = load_cli_settings(args)
-    record = release_file(
-        settings, load_clients(settings.clients_dir), KeyRing.from_environment(), args.file
-    )
+    clients = load_clients(settings.clients_dir)
+    record = release_file(settings, clients, checked_ring(settings, clients.values()), args.file)
     print(
         f"released {record.file_name}: status={record.status} inserted={record.rows_inserted} "
         f"updated={record.rows_updated} unchanged={record.rows_unchanged} "

@@ -297,6 +297,20 @@ class ClientConfig(_Frozen):
     merge_key: tuple[str, ...] = Field(min_length=1)
     thresholds: Thresholds = Thresholds()
     phi: PhiSettings = PhiSettings()
+    token_domain: str | None = Field(
+        None,
+        description="Token (and SIV) domain. Default: this client's own (client, dataset, "
+        "column), so the same value gives different tokens in different clients. A name shared "
+        "by several clients makes their tokens equal (cross-client linkage, opt-in). '_legacy': "
+        "the column name only, as before domains were bound (lakes tokenised that way).",
+    )
+
+    @field_validator("token_domain")
+    @classmethod
+    def _token_domain(cls, value: str | None) -> str | None:
+        if value is not None and value != "_legacy" and not _IDENTIFIER.match(value):
+            raise ValueError("must be a snake_case name (or '_legacy')")
+        return value
 
     @field_validator("client_id")
     @classmethod

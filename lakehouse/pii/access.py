@@ -18,9 +18,10 @@ from lakehouse.config.models import ClientConfig, Settings
 from lakehouse.engine.base import TableEngine
 from lakehouse.errors import LakehouseError
 from lakehouse.pii.crypto import decrypt_many, is_encrypted, key_id_of
+from lakehouse.pii.domains import binding
 from lakehouse.pii.keys import KeyRing
 from lakehouse.pii.policies import KEY_TOKEN
-from lakehouse.pii.rotation import encrypted_columns
+from lakehouse.pii.rotation import encrypted_columns, row_keys
 
 __all__ = ["Revealed", "reveal", "reveal_table"]
 
@@ -82,10 +83,16 @@ def reveal_table(table: pa.Table, client: ClientConfig, keys: KeyRing, *, zone: 
     such as one file's bronze rows rebuilt into a landing file for a backfill."""
     columns = [c for c in encrypted_columns(client, zone) if c in table.column_names]
     key_ids: set[str] = set()
+    rows = row_keys(table, client, zone)
     for name in columns:
         values = table.column(name).cast(pa.string()).to_pylist()
         key_ids |= {key_id_of(v) for v in values if is_encrypted(v)}
-        plain = decrypt_many([v if is_encrypted(v) else None for v in values], keys=keys, aad=name)
+        plain = decrypt_many(
+            [v if is_encrypted(v) else None for v in values],
+            keys=keys,
+            aad=binding(client, name),
+            row_keys=rows,
+        )
         merged = [p if is_encrypted(v) else v for v, p in zip(values, plain, strict=True)]
         index = table.column_names.index(name)
         table = table.set_column(index, name, pa.array(merged, pa.string()))

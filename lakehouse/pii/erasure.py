@@ -36,6 +36,7 @@ from lakehouse.engine.base import TableEngine
 from lakehouse.errors import LakehouseError
 from lakehouse.landing.reader import CORRUPT_COLUMN
 from lakehouse.pii.crypto import decrypt_value, is_encrypted
+from lakehouse.pii.domains import binding, token_domain
 from lakehouse.pii.keys import KeyRing
 from lakehouse.pii.policies import KEY_TOKEN
 from lakehouse.pii.raw_files import contains_token, erase_from_raw_files, raw_files_with
@@ -120,7 +121,8 @@ def member_key(
             fix="pass the key as the client's files spell it",
         )
     tokens = [
-        hmac_hex(v, keys.token_key, domain=n) for v, n in zip(standardised, names, strict=True)
+        hmac_hex(v, keys.token_key, domain=token_domain(client, n))
+        for v, n in zip(standardised, names, strict=True)
     ]
     silver = tuple(
         token if client.column(n).pii == "token" else value
@@ -178,7 +180,7 @@ def _locate(
     ):
         # A malformed record is found by its raw text: its key field may be misaligned.
         malformed = stored is not None and _contains_key(
-            decrypt_value(stored, keys=keys, aad=CORRUPT_COLUMN)
+            decrypt_value(stored, keys=keys, aad=binding(client, CORRUPT_COLUMN), row_key=token)
             if is_encrypted(stored)
             else str(stored),
             member,

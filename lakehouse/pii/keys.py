@@ -59,8 +59,9 @@ ENCRYPT_KEY_ENV = "LAKEHOUSE_ENCRYPT_KEY"
 SIV_KEY_ENV = "LAKEHOUSE_SIV_KEY"
 KEY_FILE_ENV = "LAKEHOUSE_KEY_FILE"
 MIN_KEY_BYTES = 32
-# Variables that carry key material: never passed on to Spark's JVM or Python workers.
-KEY_ENV_VARS = (TOKEN_KEY_ENV, ENCRYPT_KEY_ENV, SIV_KEY_ENV)
+# Variables that carry key material (or say where it is): never passed on to Spark's JVM
+# or Python workers, which get their keys inside the UDF closures that need them.
+KEY_ENV_VARS = (TOKEN_KEY_ENV, ENCRYPT_KEY_ENV, SIV_KEY_ENV, KEY_FILE_ENV)
 
 Purpose = Literal["token", "encrypt", "siv"]
 _ENV_OF: dict[Purpose, str] = {
@@ -68,7 +69,7 @@ _ENV_OF: dict[Purpose, str] = {
     "encrypt": ENCRYPT_KEY_ENV,
     "siv": SIV_KEY_ENV,
 }
-# Key ids travel inside every encrypted value (``gcm1:<id>:...``): no ':' and short.
+# Key ids travel inside every encrypted value (``gcm2:<id>:...``): no ':' and short.
 _KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _FIX = (
     f"export {TOKEN_KEY_ENV}=<64+ hex chars> (e.g. `python -c 'import secrets; "

@@ -5,15 +5,16 @@ Silver (``prepare_silver`` then ``encrypt_silver``), per column policy:
 ==========================  ====================================================  =========
 policy                      silver value                                          key
 ==========================  ====================================================  =========
-token                       HMAC-SHA256 hex, domain-separated per column (Spark)  token
-encrypt                     ``gcm1:<key id>:<base64>`` AES-256-GCM, AAD = column   encrypt
-deterministic_encrypt       ``siv1:<key id>:<base64>`` AES-SIV, AAD = column      siv
+token                       HMAC-SHA256 hex, domain: client, dataset, column      token
+encrypt                     ``gcm2:<key id>:<base64>`` AES-256-GCM, bound (*)      encrypt
+deterministic_encrypt       ``siv2:<key id>:<base64>`` AES-SIV, bound (*)         siv
 mask                        ``J***`` / ``*******0142`` (Spark)                      -
 generalise                  year, age band, HIPAA zip3 (Spark)                    -
 drop                        column removed                                        -
 keep                        standardised value                                    -
 ==========================  ====================================================  =========
 
+(*) ``lakehouse.pii.domains``: client, dataset, column; GCM also the row's key.
 ``free_text`` columns are redacted first (``[SSN]``...), then their policy applies.
 Bronze and quarantine (``protect_raw``) encrypt every PII column and the raw text of
 malformed records with AES-GCM, and carry ``_key_token`` (the merge key's token, as in silver)
@@ -29,6 +30,7 @@ from pyspark.sql import functions as F
 
 from lakehouse.config.models import ClientConfig
 from lakehouse.pii.deidentify import generalise_column, mask_column
+from lakehouse.pii.domains import binding, row_domain, token_domain
 from lakehouse.pii.keys import KeyRing, Purpose
 from lakehouse.pii.phi import KINDS
 from lakehouse.pii.tokens import spark_hmac_hex, token_message
@@ -46,6 +48,7 @@ __all__ = [
     "redact_free_text",
     "reveal_raw",
     "row_hash",
+    "silver_row_key",
     "split_phi_counts",
     "tokenise",
 ]
@@ -64,9 +67,16 @@ def needed_purposes(clients: Iterable[ClientConfig]) -> set[Purpose]:
     return purposes
 
 
-def tokenise(value: Column, *, column: str, keys: KeyRing) -> Column:
-    """Deterministic keyed token for ``value`` in the domain of ``column``."""
-    return spark_hmac_hex(token_message(column, value), keys.token_key)
+def tokenise(value: Column, *, client: ClientConfig, column: str, keys: KeyRing) -> Column:
+    """Deterministic keyed token for ``value`` in ``client``'s domain of ``column``."""
+    return spark_hmac_hex(token_message(token_domain(client, column), value), keys.token_key)
+
+
+def silver_row_key(client: ClientConfig) -> Column:
+    """A silver row's key as stored (merge key values, '.'-joined): what its GCM values are
+    bound to, so a ciphertext moved to another member's row does not decrypt."""
+    parts = [F.col(name).cast("string") for name in client.merge_key]
+    return parts[0] if len(parts) == 1 else F.concat_ws(".", *parts)
 
 
 def key_token(client: ClientConfig, keys: KeyRing, *, standardised: bool) -> Column:
@@ -82,18 +92,24 @@ def key_token(client: ClientConfig, keys: KeyRing, *, standardised: bool) -> Col
             if standardised
             else standardise_column(F.col(name), spec, client.phone_region)
         )
-        parts.append(tokenise(value.cast("string"), column=name, keys=keys))
+        parts.append(tokenise(value.cast("string"), client=client, column=name, keys=keys))
     return parts[0] if len(parts) == 1 else F.concat_ws(".", *parts)
 
 
 def protect_raw(df: DataFrame, client: ClientConfig, keys: KeyRing, *, corrupt: str) -> DataFrame:
     """Raw rows for bronze/quarantine: ``_key_token`` added, PII columns and ``corrupt``
-    encrypted (AES-GCM, AAD = column name); other columns untouched."""
+    encrypted (AES-GCM bound to client, dataset, column and the row's ``_key_token``); other
+    columns untouched."""
     with_key = df.withColumn(KEY_TOKEN, key_token(client, keys, standardised=False))
     names = [c.name for c in client.columns if c.is_pii and c.name in df.columns]
-    replaced = {name: encrypt_column(F.col(name), column=name, keys=keys) for name in names}
     if corrupt in df.columns:
-        replaced[corrupt] = encrypt_column(F.col(corrupt), column=corrupt, keys=keys)
+        names.append(corrupt)
+    row = F.col(KEY_TOKEN)
+    replaced = {
+        name: encrypt_column(F.col(name), binding=binding(client, name), row_key=row, keys=keys)
+        for name in names
+    }
+    if corrupt in df.columns:
         # A malformed record's fields are misaligned: a PII value may sit in a non-PII
         # column. Its encrypted raw text keeps everything; its plain fields are dropped.
         plain = [c.name for c in client.columns if not c.is_pii and c.name in df.columns]
@@ -107,8 +123,12 @@ def reveal_raw(df: DataFrame, client: ClientConfig, keys: KeyRing, *, corrupt: s
     names = [c.name for c in client.columns if c.is_pii and c.name in df.columns]
     if corrupt in df.columns:
         names.append(corrupt)
+    row = F.col(KEY_TOKEN) if KEY_TOKEN in df.columns else None
     return df.withColumns(
-        {name: decrypt_column(F.col(name), column=name, keys=keys) for name in names}
+        {
+            name: decrypt_column(F.col(name), binding=binding(client, name), row_key=row, keys=keys)
+            for name in names
+        }
     )
 
 
@@ -147,7 +167,9 @@ def prepare_silver(df: DataFrame, client: ClientConfig, keys: KeyRing) -> DataFr
             continue
         column = F.col(spec.name)
         if spec.pii == "token":
-            replaced[spec.name] = tokenise(column.cast("string"), column=spec.name, keys=keys)
+            replaced[spec.name] = tokenise(
+                column.cast("string"), client=client, column=spec.name, keys=keys
+            )
         elif spec.pii == "mask":
             replaced[spec.name] = mask_column(column, spec.mask_options)
         elif spec.pii == "generalise":
@@ -159,23 +181,28 @@ def prepare_silver(df: DataFrame, client: ClientConfig, keys: KeyRing) -> DataFr
 def encrypt_silver(df: DataFrame, client: ClientConfig, keys: KeyRing) -> DataFrame:
     """Encrypt ``encrypt`` (AES-GCM) and ``deterministic_encrypt`` (AES-SIV) columns."""
     replaced: dict[str, Column] = {}
+    row = silver_row_key(client)
     for spec in client.columns:
         if spec.name not in df.columns:
             continue
+        place = binding(client, spec.name)
         if spec.pii == "encrypt":
-            replaced[spec.name] = encrypt_column(F.col(spec.name), column=spec.name, keys=keys)
+            replaced[spec.name] = encrypt_column(
+                F.col(spec.name), binding=place, row_key=row, keys=keys
+            )
         elif spec.pii == "deterministic_encrypt":
-            replaced[spec.name] = siv_column(F.col(spec.name), column=spec.name, keys=keys)
+            replaced[spec.name] = siv_column(F.col(spec.name), binding=place, keys=keys)
     return df.withColumns(replaced) if replaced else df
 
 
-def row_hash(columns: Sequence[str], keys: KeyRing) -> Column:
+def row_hash(columns: Sequence[str], keys: KeyRing, client: ClientConfig) -> Column:
     """Keyed content hash of a row's silver values: equal content gives an equal hash.
 
-    Keyed (not plain SHA-256) so the hash of a row of PII cannot be confirmed by guessing.
+    Keyed (not plain SHA-256) so the hash of a row of PII cannot be confirmed by guessing;
+    in the client's own domain, so equal rows of two clients do not hash alike.
     """
     content = F.to_json(F.struct(*[F.col(c) for c in columns]))
-    return spark_hmac_hex(token_message("_row", content), keys.token_key)
+    return spark_hmac_hex(token_message(row_domain(client), content), keys.token_key)
 
 
 def split_phi_counts(df: DataFrame) -> tuple[DataFrame, dict[str, int] | None]:

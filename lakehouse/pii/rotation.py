@@ -5,10 +5,13 @@ Procedure (README, "PII protection"): add a new key to the key file, make it
 when it reports nothing left under old ids, remove the old key.
 
 What changes and what does not:
-- ``gcm1:`` values under an old key id are decrypted and encrypted again (new per-batch key,
+- GCM values under an old key id are decrypted and encrypted again (new per-batch key,
   new nonces); the plaintext and so the keyed row hash are unchanged.
-- ``siv1:`` values under a SIV key that is no longer ``siv_key_id`` are re-encrypted too
+- SIV values under a SIV key that is no longer ``siv_key_id`` are re-encrypted too
   (deterministically: equal plaintexts stay equal to each other).
+- Legacy values (``gcm1:``/``siv1:``, associated data = column name only) are re-encrypted
+  in the bound forms (``gcm2:``/``siv2:``: client, dataset, column, and for GCM the row's
+  key), whatever their key id: rotation is the upgrade path for stored ciphertexts.
 - Tokens (HMAC) are never touched, so merge keys, ``_key_token`` and joins stay stable. The
   token key is *versioned*, not rotated: see ``lakehouse.pii.keys`` and the DesignDoc.
 
@@ -29,9 +32,12 @@ from lakehouse.config.models import ClientConfig, Settings
 from lakehouse.engine.base import TableEngine
 from lakehouse.landing.reader import CORRUPT_COLUMN
 from lakehouse.pii.crypto import reencrypt_many
+from lakehouse.pii.domains import binding
 from lakehouse.pii.keys import KeyRing
 
-__all__ = ["RotationReport", "encrypted_columns", "rotate_client"]
+__all__ = ["RotationReport", "encrypted_columns", "rotate_client", "row_keys"]
+
+_KEY_TOKEN = "_key_token"  # lakehouse.pii.policies.KEY_TOKEN (policies imports Spark)
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +64,19 @@ def encrypted_columns(client: ClientConfig, zone: str) -> list[str]:
     return [c.name for c in client.columns if c.is_pii] + [CORRUPT_COLUMN]
 
 
+def row_keys(table: pa.Table, client: ClientConfig, zone: str) -> list[str | None]:
+    """Each row's key, as its GCM values are bound to: ``_key_token`` in bronze and
+    quarantine, the stored merge key values ('.'-joined) in silver."""
+    if zone != "silver":
+        if _KEY_TOKEN not in table.column_names:
+            return [None] * table.num_rows
+        return table.column(_KEY_TOKEN).cast(pa.string()).to_pylist()  # type: ignore[no-any-return]
+    parts = [table.column(name).cast(pa.string()).to_pylist() for name in client.merge_key]
+    return [
+        None if any(p is None for p in row) else ".".join(row) for row in zip(*parts, strict=True)
+    ]
+
+
 def rotate_client(
     settings: Settings,
     client: ClientConfig,
@@ -79,6 +98,7 @@ def rotate_client(
         if not engine.exists(path):
             continue
         table = engine.read(path, partition=("client_id", client.client_id))
+        rows = row_keys(table, client, zone)
         changed = 0
         for name in encrypted_columns(client, zone):
             if name not in table.column_names:
@@ -86,7 +106,10 @@ def rotate_client(
             index = table.column_names.index(name)
             kind = table.schema.field(index).type
             values, count = reencrypt_many(
-                table.column(name).cast(pa.string()).to_pylist(), keys=keys, aad=name
+                table.column(name).cast(pa.string()).to_pylist(),
+                keys=keys,
+                aad=binding(client, name),
+                row_keys=rows,
             )
             if count:
                 table = table.set_column(

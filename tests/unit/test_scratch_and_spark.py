@@ -70,6 +70,7 @@ def test_security_conf() -> None:
     assert conf["spark.hadoop.fs.permissions.umask-mode"] == "077"
     assert conf["spark.executorEnv.LAKEHOUSE_TOKEN_KEY"] == ""
     assert conf["spark.executorEnv.LAKEHOUSE_ENCRYPT_KEY"] == ""
+    assert conf["spark.executorEnv.LAKEHOUSE_KEY_FILE"] == ""  # not even where the keys are
     assert settings.scratch_root == Path("lake/_scratch")
 
 

@@ -11,6 +11,7 @@ from pyspark.sql import functions as F
 
 from lakehouse.config.models import ClientConfig
 from lakehouse.engine.deltars import DeltaRsEngine
+from lakehouse.pii.domains import token_domain
 from lakehouse.pii.keys import KeyRing
 from lakehouse.pii.tokens import hmac_hex
 from lakehouse.silver import merge_silver, silver_rows
@@ -66,8 +67,10 @@ def test_silver_rows_apply_policies_and_hash(
     row = out.first()
     assert row is not None
     assert "email" not in out.columns  # pii: drop
-    assert row["member_id"] == hmac_hex("AC0000001", keys.token_key, domain="member_id")
-    assert row["last_name"] == "L**"  # pii: mask {keep_first: 1}
+    assert row["member_id"] == hmac_hex(
+        "AC0000001", keys.token_key, domain=token_domain(acme, "member_id")
+    )
+    assert row["last_name"] == "L******"  # pii: mask {keep_first: 1}, fixed length
     same = silver_rows(_valid(spark, [("AC0000001", "Lee", "GOLD")], day=9), acme, keys).first()
     changed = silver_rows(
         _valid(spark, [("AC0000001", "Lee", "SILVER")], day=5), acme, keys
@@ -84,6 +87,9 @@ def test_scd1_merge_rules(
     first = [("AC0000001", "Lee", "GOLD"), ("AC0000002", "Kim", "GOLD")]
     assert _merge(spark, path, acme, keys, first, day=5)[:4] == (2, 0, 0, 0)
     version = ENGINE.version(path)
+    # Every commit names what its tokens depend on (lakehouse.pii.key_check reads it).
+    [commit] = ENGINE.history(path, limit=1)
+    assert (commit["client_id"], commit["token_domain"]) == ("acme", "client")
 
     # Replay of the same file (crash before its audit row): the first commit's counts come
     # back, and nothing is written.
@@ -128,7 +134,8 @@ def test_scd1_merge_rules(
             strict=True,
         )
     )
-    token = {m: hmac_hex(m, keys.token_key, domain="member_id") for m in ("AC0000001", "AC0000003")}
+    domain = token_domain(clients["acme"], "member_id")
+    token = {m: hmac_hex(m, keys.token_key, domain=domain) for m in ("AC0000001", "AC0000003")}
     assert plans[token["AC0000001"]] == "SILVER"
     assert plans[token["AC0000003"]] == "SILVER"
     assert len(plans) == 4

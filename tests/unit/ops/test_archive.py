@@ -282,3 +282,19 @@ def test_file_changed_while_archiving_stays_in_landing(
         archive_file(source, target, move=True)
     assert source.exists() and not target.exists()
     assert list(target.parent.iterdir()) == []  # no partial file left behind
+
+
+def test_file_changed_after_ingest_is_not_archived_as_if_ingested(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = settings_for(tmp_path)
+    source = _file(settings.landing_dir / "acme_2026-01-05.csv", b"a,b\n1,2\n")
+    record = _record(source.name, Status.SUCCESS)
+    record.file_sha256 = hashlib.sha256(b"a,b\n9,9\n").hexdigest()  # what was ingested
+    with caplog.at_level("ERROR", logger="lakehouse.archive"):
+        assert archive_outcomes(settings, [record]) == []
+    assert "not the ones ingested" in caplog.records[0].error  # type: ignore[attr-defined]
+    assert source.exists() and not (settings.archive_root / "acme" / source.name).exists()
+    record.file_sha256 = _sha(source)  # the audited bytes: archived
+    [done] = archive_outcomes(settings, [record])
+    assert done.target.read_bytes() == b"a,b\n1,2\n"

@@ -200,3 +200,25 @@ def test_encrypted_bronze_values_are_decrypted_for_the_rebuilt_file() -> None:
             client,
             KeyRing("t", {"t": b"t" * 32, "e": b"x" * 32}, encrypt_key_id="e"),
         )
+
+
+def test_bound_bronze_values_are_decrypted_for_the_rebuilt_file() -> None:
+    import pyarrow as pa
+
+    from lakehouse.pii.crypto import gcm_encrypt_many
+    from lakehouse.pii.domains import binding
+    from lakehouse.pii.keys import KeyRing
+
+    client = CLIENTS["acme"]
+    keys = KeyRing(token_key_id="t", keys={"t": b"t" * 32, "e": b"e" * 32}, encrypt_key_id="e")
+    row: dict[str, Any] = {c.name: None for c in client.columns}
+    row.update(member_id="AC0000001", plan_code="gold", _record_number=1, _corrupt_record=None)
+    row["_key_token"] = "tok-ann"
+    (row["first_name"],) = gcm_encrypt_many(
+        ["Ann"], key_id="e", key=b"e" * 32, aad=binding(client, "first_name"), row_keys=["tok-ann"]
+    )
+    text = render_csv(pa.Table.from_pylist([row]), client, keys)
+    assert text.splitlines()[1] == '"AC0000001","Ann",,,,,,"gold"'
+    moved = {**row, "_key_token": "tok-bo"}  # the value moved to another member's row
+    with pytest.raises(Exception, match="first_name"):
+        render_csv(pa.Table.from_pylist([moved]), client, keys)

@@ -11,9 +11,11 @@ import pyarrow.compute as pc
 import pytest
 from pyspark.sql import SparkSession
 
+from lakehouse.config import load_client
 from lakehouse.config.models import ClientConfig
 from lakehouse.engine.deltars import DeltaRsEngine
 from lakehouse.errors import LakehouseError
+from lakehouse.pii.domains import token_domain
 from lakehouse.pii.erasure import forget, member_key
 from lakehouse.pii.scan import scan_files
 from lakehouse.pii.tokens import hmac_hex
@@ -47,7 +49,8 @@ FILES = {
     + "AC0000003,Cy,Ito,1990-01-01,,,10003,bronze\n"
     + _filler(20),
 }
-ANN = hmac_hex("AC0000001", TOKEN, domain="member_id")
+ACME = load_client(Path(__file__).resolve().parents[3] / "clients" / "acme.yaml")
+ANN = hmac_hex("AC0000001", TOKEN, domain=token_domain(ACME, "member_id"))
 
 
 @pytest.fixture()
@@ -123,7 +126,8 @@ def test_forget_removes_the_member_everywhere(
     assert not list((settings.lake_root / "silver" / "members" / "_change_data").rglob("*.parquet"))
     # Other members are untouched, raw files keep their other records byte for byte.
     silver = set(lake.table("silver", "acme").column("member_id").to_pylist())
-    assert {hmac_hex(m, TOKEN, domain="member_id") for m in ("AC0000002", "AC0000003")} <= silver
+    domain = token_domain(ACME, "member_id")
+    assert {hmac_hex(m, TOKEN, domain=domain) for m in ("AC0000002", "AC0000003")} <= silver
     assert (settings.landing_dir / "acme_2026-03-01.csv").read_text() == (
         HEADER + "AC0000002,Bo,Kim,1980-02-02,,bo@example.org,10002,silver\n" + _filler(0)
     )

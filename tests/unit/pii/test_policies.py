@@ -16,8 +16,9 @@ from pyspark.sql import functions as F
 from lakehouse.config import load_client
 from lakehouse.config.models import ClientConfig
 from lakehouse.errors import ConfigError, KeyMissingError
-from lakehouse.pii.crypto import decrypt_value, is_encrypted, key_id_of
+from lakehouse.pii.crypto import DecryptionError, decrypt_value, is_encrypted, key_id_of
 from lakehouse.pii.deidentify import restricted_zip3
+from lakehouse.pii.domains import binding, token_domain
 from lakehouse.pii.keys import KeyRing
 from lakehouse.pii.policies import (
     KEY_TOKEN,
@@ -84,14 +85,20 @@ def test_silver_policies_round_trip(
     assert not set(PHI_COLUMNS) & set(table.column_names)
     [row] = table.to_pylist()
     # token: the Python twin of Spark's HMAC
-    assert row["member_id"] == hmac_hex("GX-000042", TOKEN, domain="member_id")
-    # encrypt: AES-GCM with the key id inside, bound to the column
+    assert row["member_id"] == hmac_hex(
+        "GX-000042", TOKEN, domain=token_domain(globex, "member_id")
+    )
+    # encrypt: AES-GCM with the key id inside, bound to client, dataset, column and the row
     for name, plain in (("first_name", "Ann"), ("last_name", "Lee"), ("phone", "+12125550142")):
-        assert row[name].startswith("gcm1:enc:")
-        assert decrypt_value(row[name], keys=ring, aad=name) == plain
+        assert row[name].startswith("gcm2:enc:")
+        place = binding(globex, name)
+        assert decrypt_value(row[name], keys=ring, aad=place, row_key=row["member_id"]) == plain
+        with pytest.raises(DecryptionError):  # moved to another member's row: refused
+            decrypt_value(row[name], keys=ring, aad=place, row_key="0" * 64)
     # deterministic_encrypt: AES-SIV, reversible
-    assert row["email"].startswith("siv1:siv:")
-    assert decrypt_value(row["email"], keys=ring, aad="email") == "ann.lee@example.org"
+    assert row["email"].startswith("siv2:siv:")
+    email = decrypt_value(row["email"], keys=ring, aad=binding(globex, "email"))
+    assert email == "ann.lee@example.org"
     # generalise: age band at the file's date; zip3 of a small-population prefix is 000
     assert row["birth_date"] == "50-59"
     assert row["zip"] == "000"
@@ -243,7 +250,14 @@ def test_raw_zone_encrypts_pii_and_malformed_text(
     for row in got:
         assert all(is_encrypted(row[name]) and key_id_of(row[name]) == "enc" for name in pii)
     # The key token equals silver's token of the standardised key (trimmed, upper-cased).
-    assert got[0][KEY_TOKEN] == hmac_hex("GX-000042", TOKEN, domain="member_id")
+    assert got[0][KEY_TOKEN] == hmac_hex(
+        "GX-000042", TOKEN, domain=token_domain(globex, "member_id")
+    )
+    # A bronze value moved to another row (another _key_token) does not decrypt.
+    place = binding(globex, "last_name")
+    assert decrypt_value(got[0]["last_name"], keys=ring, aad=place, row_key=got[0][KEY_TOKEN])
+    with pytest.raises(DecryptionError):
+        decrypt_value(got[0]["last_name"], keys=ring, aad=place, row_key=got[1][KEY_TOKEN])
     assert got[0]["plan_code"] == "gold"  # non-PII raw value kept for triage
     assert got[1]["plan_code"] is None  # misaligned field of a malformed record: dropped
     assert is_encrypted(got[1]["_corrupt_record"])
@@ -376,5 +390,44 @@ def test_keys_are_not_in_column_names(spark: SparkSession, ring: KeyRing) -> Non
     from lakehouse.pii.udfs import encrypt_column
 
     df = spark.createDataFrame([("Lee",)], "last_name string")
-    out = df.select(encrypt_column(F.col("last_name"), column="last_name", keys=ring))
+    place = binding(ClientConfig.model_validate(_GLOBEX), "last_name")
+    out = df.select(encrypt_column(F.col("last_name"), binding=place, row_key=None, keys=ring))
     assert all(ENC.hex() not in name for name in out.columns)
+
+
+_GLOBEX = yaml.safe_load((REPO / "clients" / "globex.yaml").read_text(encoding="utf-8"))
+
+
+def test_tokens_are_bound_to_the_client_unless_a_domain_is_shared(
+    spark: SparkSession, clients: dict[str, ClientConfig], ring: KeyRing
+) -> None:
+    globex = clients["globex"]
+    twin = ClientConfig.model_validate({**_GLOBEX, "client_id": "initech"})
+    row = _globex_row(member_id="GX-000042")
+    tokens = {}
+    for client in (globex, twin):
+        frame = _frame(spark, [{**row, "client_id": client.client_id}])
+        out = prepare_silver(frame, client, ring).first()
+        assert out is not None
+        tokens[client.client_id] = out["member_id"]
+    assert tokens["globex"] != tokens["initech"]  # same member id, two clients: not linkable
+    shared = [
+        ClientConfig.model_validate({**_GLOBEX, "client_id": c, "token_domain": "network"})
+        for c in ("globex", "initech")
+    ]
+    linked = {
+        c.client_id: prepare_silver(
+            _frame(spark, [{**row, "client_id": c.client_id}]), c, ring
+        ).first()["member_id"]  # type: ignore[index]
+        for c in shared
+    }
+    assert linked["globex"] == linked["initech"]  # opted in: linkable
+    assert linked["globex"] == hmac_hex("GX-000042", TOKEN, domain="shared:network:member_id")
+    legacy = ClientConfig.model_validate({**_GLOBEX, "token_domain": "_legacy"})
+    old = prepare_silver(_frame(spark, [row]), legacy, ring).first()
+    assert old is not None and old["member_id"] == hmac_hex("GX-000042", TOKEN, domain="member_id")
+
+
+def test_token_domain_must_be_a_name(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="token_domain"):
+        _load(tmp_path, lambda d: d.update(token_domain="Not A Name"))

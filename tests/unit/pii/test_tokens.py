@@ -1,11 +1,16 @@
-"""Spark's composed HMAC-SHA256 equals Python's ``hmac`` byte for byte, and hides its key."""
+"""Spark's HMAC-SHA256 (per Arrow batch) equals Python's ``hmac`` byte for byte, and its key
+never reaches a plan, a column name, an error, stderr or the event log."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -202,7 +207,8 @@ def test_session_redaction_regex_covers_the_pads(spark: SparkSession) -> None:
 def test_key_never_in_query_execution(spark: SparkSession, key_name: str) -> None:
     key = KEYS[key_name]
     plan = _tokenised(spark, key)._jdf.queryExecution().toString()
-    assert "redacted" in plan  # the pads are there, and hidden
+    assert "hmac_sha256" in plan  # the UDF is named; its key is in no literal
+    assert "redacted" not in plan  # nothing needed hiding
     for spelling in _key_spellings(key):
         assert spelling not in plan
 
@@ -237,3 +243,77 @@ def test_key_never_in_plan_of_unaliased_token_column(spark: SparkSession) -> Non
     text = out._jdf.queryExecution().toString() + " ".join(out.columns)
     for spelling in _key_spellings(KEY_32):
         assert spelling not in text
+
+
+def test_key_never_in_an_analysis_error(
+    spark: SparkSession, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pyspark.errors import AnalysisException
+
+    df = spark.createDataFrame([("AC0000001",)], "member_id string")
+    token = spark_hmac_hex(token_message("member_id", F.col("member_id")), KEY_32)
+    with pytest.raises(AnalysisException) as info:
+        # Unaliased token column, then a column that does not exist: the error quotes the plan.
+        df.select(token, F.col("member_id")).select(F.col("no_such_column")).collect()
+    printed = capsys.readouterr()
+    text = str(info.value) + printed.out + printed.err
+    assert "no_such_column" in text  # the error is the one forced
+    for spelling in _key_spellings(KEY_32):
+        assert spelling not in text
+
+
+_EVENT_LOG_JOB = """
+import sys
+from pathlib import Path
+from pyspark.sql import SparkSession, functions as F
+from lakehouse.pii.tokens import spark_hmac_hex, token_message
+from lakehouse.spark import BASE_CONF, use_this_python
+
+use_this_python()
+key = bytes.fromhex(sys.argv[2])
+builder = SparkSession.builder.master("local[1]").appName("token-event-log")
+for k, v in {**BASE_CONF, "spark.eventLog.enabled": "true", "spark.eventLog.dir": sys.argv[1],
+             "spark.eventLog.compress": "false",
+             "spark.sql.redaction.string.regex": "(?!)"}.items():
+    builder = builder.config(k, v)
+spark = builder.getOrCreate()
+df = spark.createDataFrame([(f"AC{i:07d}",) for i in range(100)], "member_id string")
+token = spark_hmac_hex(token_message("member_id", F.col("member_id")), key)
+out = df.repartition(2).select(token, F.col("member_id")).orderBy("member_id")
+print(out.collect()[0][0])
+try:
+    out.select("no_such_column").collect()
+except Exception as exc:
+    print(type(exc).__name__, exc, file=sys.stderr)
+print(out._jdf.queryExecution().toString(), file=sys.stderr)
+spark.stop()
+"""
+
+
+def test_key_never_in_the_event_log_or_stderr(tmp_path: Path) -> None:
+    # Own JVM: the event log is set when the SparkContext starts. Redaction is switched off
+    # ("(?!)" matches nothing), so nothing but the design keeps the key out.
+    events = tmp_path / "events"
+    events.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYSPARK_", "SPARK_"))}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[3])
+    result = subprocess.run(
+        [sys.executable, "-c", _EVENT_LOG_JOB, str(events), KEY_100.hex()],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert result.stdout.strip().splitlines()[-1] == hmac_hex(
+        "AC0000000", KEY_100, domain="member_id"
+    )
+    assert "AnalysisException" in result.stderr and "no_such_column" in result.stderr
+    logs = "".join(
+        p.read_text(encoding="utf-8", errors="replace") for p in events.rglob("*") if p.is_file()
+    )
+    assert "SparkListenerSQLExecutionEnd" in logs and "hmac_sha256" in logs
+    for text in (logs, result.stderr, result.stdout):
+        for spelling in _key_spellings(KEY_100):
+            assert spelling not in text
