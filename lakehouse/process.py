@@ -22,6 +22,7 @@ from lakehouse.engine.base import TableEngine
 from lakehouse.faults import reach
 from lakehouse.landing.filenames import LandingFile
 from lakehouse.landing.reader import CORRUPT_COLUMN, read_landing_csv
+from lakehouse.pii.key_check import commit_key_metadata
 from lakehouse.pii.keys import KeyRing
 from lakehouse.pii.policies import split_phi_counts
 from lakehouse.quarantine import append_quarantine, quarantine_rows
@@ -171,9 +172,8 @@ def process_file(
                 metadata={
                     "run_id": job.run_id,
                     "source_file": landing.name,
-                    "token_key_id": job.keys.token_key_id,
-                    "encrypt_key_id": job.keys.encrypt_key_id or "",
-                    "siv_key_id": job.keys.siv_key_id or "",
+                    # Key ids and the token key's fingerprint (pii.key_check reads them).
+                    **commit_key_metadata(job.keys),
                 },
             )
         reach("after_merge")

@@ -86,7 +86,7 @@ def test_quarantine_has_reasons_and_no_plaintext_pii(demo_run: DemoLake) -> None
     # Every PII column is AES-GCM encrypted (or NULL), never the value from the file.
     for column in ("member_id", "first_name", "last_name", "birth_date", "phone", "email"):
         values = [v for v in quarantine.column(column).to_pylist() if v is not None]
-        assert values and all(is_encrypted(v) and v.startswith("gcm1:") for v in values), column
+        assert values and all(is_encrypted(v) and v.startswith("gcm2:") for v in values), column
 
 
 def test_late_file_never_overwrites_newer_rows(demo_run: DemoLake) -> None:
