@@ -20,6 +20,7 @@ from lakehouse.bronze import Lineage, append_bronze, bronze_rows, with_lineage
 from lakehouse.config.models import ClientConfig, Settings
 from lakehouse.engine.base import TableEngine
 from lakehouse.faults import reach
+from lakehouse.landing.checksum import FileScan
 from lakehouse.landing.filenames import LandingFile
 from lakehouse.landing.reader import CORRUPT_COLUMN, read_landing_csv
 from lakehouse.pii.key_check import commit_key_metadata
@@ -68,6 +69,7 @@ def process_file(
     *,
     release: bool = False,
     reprocess: bool = False,
+    scan: FileScan | None = None,
 ) -> None:
     """Run ``landing`` through the stages, filling ``record`` (counts, timings, status).
 
@@ -75,6 +77,9 @@ def process_file(
     bronze and quarantine are written, nothing reaches silver. ``release=True`` (an operator
     accepted the file) merges it anyway. ``reprocess=True`` (backfills) merges against the
     current silver even when this file content was merged before, e.g. after a config change.
+
+    ``scan``: the checksum pass over ``path``; Spark's read must see the same bytes (a file
+    rewritten in between raises ``FileChangedDuringReadError`` before anything is written).
 
     Raises whatever a stage raises; the caller audits it. Bad *data* never raises: it is
     quarantined (rows) or rejected (``LandingFileError`` for the whole file).
@@ -92,6 +97,13 @@ def process_file(
     )
     with _stage(record, "read"):
         read = read_landing_csv(job.spark, path, client)
+        if scan is not None:
+            # The read is materialised (cached) now: every later stage uses these rows.
+            try:
+                scan.verify_unchanged(path)
+            except BaseException:
+                read.release()
+                raise
     if read.ignored_headers:
         log.warning(
             "file has columns the client config does not declare; they are not ingested",

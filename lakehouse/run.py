@@ -242,7 +242,7 @@ class _Run:
                     client=landing.client_id,
                     file=landing.name,
                 )
-            process_file(self.job, landing, file.path, record)
+            process_file(self.job, landing, file.path, record, scan=scan)
             self.ingested[record.file_sha256] = landing.name
             log.info(
                 "file ingested",
