@@ -17,11 +17,11 @@ from lakehouse.audit import AuditRecord, Status, append_audit
 from lakehouse.config.models import ClientConfig, Settings
 from lakehouse.engine import get_engine
 from lakehouse.errors import LakehouseError
-from lakehouse.landing.checksum import sha256_file
 from lakehouse.landing.filenames import parse_file_name
 from lakehouse.lock import ClientLock
 from lakehouse.pii.keys import KeyRing
 from lakehouse.process import process_file
+from lakehouse.safe_files import is_regular, sha256_regular
 
 __all__ = ["release_file"]
 
@@ -50,7 +50,8 @@ def _locate(settings: Settings, client_id: str, name: str, sha256: str) -> Path:
     except ImportError:  # pragma: no cover - archive is optional in this module's view
         pass
     for path in candidates:
-        if path.is_file() and sha256_file(path) == sha256:
+        # Never through a link: a link in landing could point at anything.
+        if is_regular(path) and sha256_regular(path) == sha256:
             return path
     raise LakehouseError(
         "held file not found with its audited checksum in landing or the archive",

@@ -76,3 +76,23 @@ def test_alerts_reach_every_sink_even_if_one_fails(caplog: pytest.LogCaptureFixt
     messages = [r.getMessage() for r in caplog.records]
     assert "ALERT file_held: file held" in messages
     assert "alert sink failed" in messages
+
+
+def test_release_never_reads_a_held_file_through_a_link(tmp_path: Path) -> None:
+    import hashlib
+
+    from lakehouse.config.models import Settings
+    from lakehouse.errors import LakehouseError
+    from lakehouse.release import _locate
+
+    settings = Settings(lake_root=tmp_path / "lake", landing_dir=tmp_path / "landing")
+    settings.landing_dir.mkdir(parents=True)
+    outside = tmp_path / "outside.csv"
+    outside.write_bytes(b"MemberID\nAC0000001\n")
+    sha = hashlib.sha256(outside.read_bytes()).hexdigest()
+    (settings.landing_dir / "acme_2026-03-01.csv").symlink_to(outside)
+    with pytest.raises(LakehouseError, match="not found with its audited checksum"):
+        _locate(settings, "acme", "acme_2026-03-01.csv", sha)
+    (settings.landing_dir / "acme_2026-03-01.csv").unlink()
+    (settings.landing_dir / "acme_2026-03-01.csv").write_bytes(outside.read_bytes())
+    assert _locate(settings, "acme", "acme_2026-03-01.csv", sha).name == "acme_2026-03-01.csv"
