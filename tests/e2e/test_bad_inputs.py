@@ -6,7 +6,8 @@ from collections import Counter
 
 import pytest
 from bad_inputs import Duplicate, Ignored, Rejected, Rows, write_corpus
-from e2e_support import REPO, TEST_KEYS, Workspace, run, spark_submit_env
+from e2e_support import REPO, TEST_KEYS, Workspace, ingest_in_process, run, spark_submit_env
+from pyspark.sql import SparkSession
 
 from lakehouse.config import load_clients
 from lakehouse.demo import build_demo
@@ -61,19 +62,19 @@ def test_bad_inputs_are_each_accounted_for(workspace: Workspace) -> None:
     assert not any(r["_source_file"] == "acme_2026-03-22.csv" for r in quarantine)
 
 
-def test_a_file_replaced_after_ingest_is_audited_not_ignored(workspace: Workspace) -> None:
+def test_a_file_replaced_after_ingest_is_audited_not_ignored(
+    spark: SparkSession, workspace: Workspace
+) -> None:
     name = "acme_2026-04-01.csv"
     header = "MemberID,FirstName,LastName,DOB,Phone,Email,Zip,Plan\n"
     row = "AC0000001,Ann,Lee,1970-05-05,,,10001,gold\n"
     workspace.landing.mkdir(parents=True)
     (workspace.landing / name).write_text(header + row, encoding="utf-8")
-    env = spark_submit_env(workspace, **TEST_KEYS)
-    assert run(SUBMIT, env).returncode == 0
+    ingest_in_process(workspace, TEST_KEYS)  # the job's code, on this session's Spark
     # Same path, new bytes: Spark's source tracks paths and would never look again.
     (workspace.landing / name).write_text(header + row.replace("gold", "silver"), encoding="utf-8")
     for _ in range(2):  # audited once, not on every run
-        result = run(SUBMIT, env)
-        assert result.returncode == 0, result.stdout + result.stderr
+        ingest_in_process(workspace, TEST_KEYS)
     rows = [r for r in workspace.table("audit/files").to_pylist() if r["file_name"] == name]
     assert sorted((r["status"], r["reason"] or "") for r in rows) == [
         ("REJECTED", "replaced_after_ingest"),
