@@ -5,12 +5,22 @@ Messages never carry raw data values: they name clients, files, keys and columns
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lakehouse.audit import AuditRecord
+
 __all__ = [
     "ConfigError",
+    "ConservationError",
+    "DecryptionError",
     "EngineError",
     "KeyMissingError",
     "LakehouseError",
     "LandingFileError",
+    "LockBusyError",
+    "RunFailed",
     "StageError",
 ]
 
@@ -91,3 +101,29 @@ class EngineError(LakehouseError):
 
 class StageError(LakehouseError):
     """A pipeline stage failed for one file; keeps the original exception as ``__cause__``."""
+
+
+class DecryptionError(LakehouseError):
+    """A stored value cannot be decrypted: wrong column, tampered, or not an encrypted value."""
+
+
+class LockBusyError(LakehouseError):
+    """Another run holds the client's lock."""
+
+
+class ConservationError(LakehouseError):
+    """A file's audit counts do not add up: a bug, never bad data. Nothing is audited."""
+
+
+class RunFailed(LakehouseError):
+    """Some files failed; their audit rows say why. They are retried on the next run."""
+
+    def __init__(self, records: Sequence[AuditRecord]) -> None:
+        self.records = list(records)
+        names = ", ".join(r.file_name for r in records)
+        super().__init__(
+            f"{len(records)} file(s) failed: {names}",
+            step="ingest",
+            fix="read the error column of `lake/audit/files` for these files, fix the cause "
+            "and rerun; processed files are not reprocessed",
+        )

@@ -104,7 +104,7 @@ def merge_silver(
     (executors write the files: no driver collect, cost independent of the table's size);
     otherwise the changes go through the engine's conditional MERGE. Either way the file is
     one commit. Appending inserts is safe because every silver writer holds the client's
-    lock (``lakehouse.lock``): no other writer can insert the same key meanwhile.
+    lock (``lakehouse.ingest.lock``): no other writer can insert the same key meanwhile.
 
     A file whose merge already committed (the process died before its audit row) gets the
     counts of that commit back, so the audit of a recovered run equals a clean run's

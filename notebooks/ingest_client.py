@@ -28,6 +28,7 @@ from typing import Any
 
 from lakehouse.config import load_clients, load_settings
 from lakehouse.engine import get_engine
+from lakehouse.ingest.stream import run_ingest
 from lakehouse.ops import (
     Column,
     audit_rows,
@@ -37,7 +38,6 @@ from lakehouse.ops import (
 )
 from lakehouse.pii.key_check import checked_ring
 from lakehouse.pii.keys import KEY_FILE_ENV, TOKEN_KEY_ENV, create_dev_key_file
-from lakehouse.run import run_ingest
 
 try:
     _widgets: Any = dbutils.widgets  # defined by Databricks

@@ -1,7 +1,7 @@
 """Backfills: re-process a client's files for a creation-date range, from the archive or bronze.
 
-``plan_backfill`` (no Spark) lists what would be re-processed; ``run_backfill`` re-processes it
-through ``lakehouse.process.process_file``, bypassing the streaming checkpoint on purpose.
+``plan_backfill`` (no Spark) lists what would be re-processed; ``run_backfill`` in
+``lakehouse.ingest.backfill`` re-processes it, bypassing the streaming checkpoint on purpose.
 """
 
 from __future__ import annotations

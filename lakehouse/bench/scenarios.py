@@ -31,8 +31,8 @@ from lakehouse.config import load_clients, load_settings
 from lakehouse.config.models import ClientConfig, Settings
 from lakehouse.engine import get_engine
 from lakehouse.errors import LakehouseError
+from lakehouse.ingest.stream import run_ingest
 from lakehouse.pii.keys import KEY_FILE_ENV, KeyRing, create_dev_key_file
-from lakehouse.run import run_ingest
 
 __all__ = ["Bench", "FileRun", "Workspace", "memory_run", "run_summary"]
 

@@ -83,7 +83,7 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
             print(f"{header} (dry run: nothing is written)")
             print(render_table([f.as_row() for f in plan.files], _PLAN_COLUMNS))
         return 0
-    from lakehouse.backfill.run import run_backfill  # starts Spark: only for real runs
+    from lakehouse.ingest.backfill import run_backfill  # starts Spark: only for real runs
     from lakehouse.pii.key_check import checked_ring
 
     keys = checked_ring(settings, [clients[plan.client_id]])

@@ -10,7 +10,7 @@ __all__ = ["register"]
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from lakehouse.bench.run import run_benchmark  # starts Spark: keep other commands fast
+    from lakehouse.bench.runner import run_benchmark  # starts Spark: keep other commands fast
 
     results = run_benchmark(args)
     for key in (
@@ -23,7 +23,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def register(sub: Subcommands) -> None:
-    from lakehouse.bench.run import add_arguments
+    from lakehouse.bench.runner import add_arguments
 
     bench = sub.add_parser(
         "bench",

@@ -72,8 +72,8 @@ def _ingest_and_report(
     label: str | None,
 ) -> None:
     """One run over landing; prints its per-file summary, then raises if a file failed."""
+    from lakehouse.ingest.stream import run_ingest  # imports pyspark: keep other commands fast
     from lakehouse.pii.key_check import checked_ring
-    from lakehouse.run import run_ingest  # imports pyspark: keep other commands fast
 
     chosen = [c for name, c in clients.items() if not args.client or name in args.client]
     keys = checked_ring(settings, chosen)  # a changed token key stops here, before Spark

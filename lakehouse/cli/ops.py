@@ -197,7 +197,7 @@ def _cmd_config_schema(args: argparse.Namespace) -> int:
 
 
 def _cmd_schedules_render(args: argparse.Namespace) -> int:
-    from lakehouse.schedules import (
+    from lakehouse.ops.schedules import (
         check_clients,
         load_schedules,
         render_crontab,

@@ -120,7 +120,7 @@ def _cmd_keys_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_keys_rotate(args: argparse.Namespace) -> int:
-    from lakehouse.lock import ClientLock
+    from lakehouse.ingest.lock import ClientLock
     from lakehouse.pii.rotation import RotationReport, rotate_client
 
     settings = load_cli_settings(args)
@@ -228,7 +228,7 @@ def _cmd_decrypt(args: argparse.Namespace) -> int:
 
 
 def _cmd_forget(args: argparse.Namespace) -> int:
-    from lakehouse.lock import ClientLock
+    from lakehouse.ingest.lock import ClientLock
     from lakehouse.pii.erasure import forget
     from lakehouse.pii.policies import needed_purposes
     from lakehouse.spark import build_spark

@@ -11,8 +11,8 @@ __all__ = ["register"]
 
 
 def _cmd_release(args: argparse.Namespace) -> int:
+    from lakehouse.ingest.release import release_file
     from lakehouse.pii.key_check import checked_ring
-    from lakehouse.release import release_file
 
     settings = load_cli_settings(args)
     clients = load_clients(settings.clients_dir)

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from lakehouse.config.loader import load_client
 from lakehouse.config.models import ClientConfig
 from lakehouse.errors import ConfigError
-from lakehouse.schedules import Schedules
+from lakehouse.ops.schedules import Schedules
 
 __all__ = ["ConfigProblem", "check_client_files", "check_schedules_file"]
 

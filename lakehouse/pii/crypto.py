@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from lakehouse.errors import LakehouseError
+from lakehouse.errors import DecryptionError
 from lakehouse.pii.domains import Binding
 from lakehouse.pii.keys import KeyRing
 
@@ -45,7 +45,6 @@ Aad = str | Binding  # a bare column name: legacy forms only
 __all__ = [
     "GCM_PREFIX",
     "SIV_PREFIX",
-    "DecryptionError",
     "decrypt_many",
     "decrypt_value",
     "gcm_encrypt_many",
@@ -61,10 +60,6 @@ _PREFIXES = (GCM_PREFIX, SIV_PREFIX, *_LEGACY)
 _SALT, _NONCE, _TAG = 16, 12, 16
 _GCM_INFO = b"lakehouse:aes-256-gcm:v1"
 _SIV_INFO = b"lakehouse:aes-256-siv:v1"
-
-
-class DecryptionError(LakehouseError):
-    """A stored value cannot be decrypted: wrong column, tampered, or not an encrypted value."""
 
 
 def _hkdf(key: bytes, *, salt: bytes | None, info: bytes, length: int) -> bytes:

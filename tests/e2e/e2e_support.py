@@ -17,7 +17,7 @@ from deltalake import DeltaTable
 
 if TYPE_CHECKING:
     from lakehouse.demo import DemoDataset
-    from lakehouse.run import RunResult
+    from lakehouse.ingest.stream import RunResult
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_TOKEN_KEY = "6c616b65686f7573652d6532652d746573742d6b65792d33322d6279746573212121"  # 34 bytes
@@ -79,8 +79,8 @@ def ingest_in_process(workspace: Workspace, keys: Mapping[str, str]) -> RunResul
     Raises ``RunFailed`` when a file failed, as the job exits 1.
     """
     from lakehouse.config import load_clients, load_settings
+    from lakehouse.ingest.stream import run_ingest
     from lakehouse.pii.keys import KeyRing
-    from lakehouse.run import run_ingest
 
     settings = load_settings(
         REPO / "conf" / "lakehouse.yaml",

@@ -12,7 +12,7 @@ from pyspark.sql import SparkSession
 
 from lakehouse.config import load_clients
 from lakehouse.demo import build_demo
-from lakehouse.lock import ClientLock
+from lakehouse.ingest.lock import ClientLock
 
 pytestmark = pytest.mark.e2e
 

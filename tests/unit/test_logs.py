@@ -22,7 +22,7 @@ def _line(message: str, *args: object, **extra: object) -> str:
     return stream.getvalue()
 
 
-FORGED = "acme_2026-01-05.csv\n12:00:00 INFO lakehouse.run: file ingested file=evil.csv"
+FORGED = "acme_2026-01-05.csv\n12:00:00 INFO lakehouse.ingest.stream: file ingested file=evil.csv"
 
 
 def test_a_newline_in_a_file_name_cannot_forge_a_log_line() -> None:
@@ -30,7 +30,7 @@ def test_a_newline_in_a_file_name_cannot_forge_a_log_line() -> None:
     assert out.count("\n") == 1 and out.endswith("\n")
     assert out == (
         'INFO lakehouse.test_logs: file rejected file="acme_2026-01-05.csv\\n12:00:00 INFO '
-        'lakehouse.run: file ingested file=evil.csv" reason=misnamed_file\n'
+        'lakehouse.ingest.stream: file ingested file=evil.csv" reason=misnamed_file\n'
     )
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from lakehouse.alerts import Alert, AlertKind, LogAlertSink, send
-from lakehouse.lock import ClientLock, LockBusyError
+from lakehouse.errors import LockBusyError
+from lakehouse.ingest.lock import ClientLock
 
 
 def test_second_holder_of_a_client_lock_is_refused_with_the_holder(tmp_path: Path) -> None:
@@ -26,7 +27,8 @@ def test_second_holder_of_a_client_lock_is_refused_with_the_holder(tmp_path: Pat
 
 def test_a_dead_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
     code = (
-        "import os, signal; from pathlib import Path; from lakehouse.lock import ClientLock\n"
+        "import os, signal; from pathlib import Path\n"
+        "from lakehouse.ingest.lock import ClientLock\n"
         f"ClientLock(Path({str(tmp_path)!r}), 'acme', run_id='doomed').__enter__()\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
@@ -47,12 +49,23 @@ def test_a_dead_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
 )
 def test_fault_points(spec: str, expected: int) -> None:
     code = (
-        "import time; from lakehouse.faults import reach\n"
-        "reach('before_merge'); reach('before_merge'); time.sleep(0.5)\n"
+        "import time; from lakehouse.ingest.faults import Faults\n"
+        "faults = Faults.from_env()\n"
+        "faults.reach('before_merge'); faults.reach('before_merge'); time.sleep(0.5)\n"
     )
     env = {"LAKEHOUSE_FAULT": spec, "PATH": "/usr/bin:/bin"}
     result = subprocess.run([sys.executable, "-c", code], env=env, check=False)
     assert result.returncode == expected
+
+
+@pytest.mark.parametrize("spec", ["before_mege", "before_merge#x", "@50"])
+def test_an_unknown_fault_point_is_refused(spec: str) -> None:
+    from lakehouse.errors import ConfigError
+    from lakehouse.ingest.faults import Faults
+
+    with pytest.raises(ConfigError, match="unknown fault point"):
+        Faults.from_env({"LAKEHOUSE_FAULT": spec})
+    assert Faults.from_env({}).point is None
 
 
 class _Broken:
@@ -83,7 +96,7 @@ def test_release_never_reads_a_held_file_through_a_link(tmp_path: Path) -> None:
 
     from lakehouse.config.models import Settings
     from lakehouse.errors import LakehouseError
-    from lakehouse.release import _locate
+    from lakehouse.ingest.release import _locate
 
     settings = Settings(lake_root=tmp_path / "lake", landing_dir=tmp_path / "landing")
     settings.landing_dir.mkdir(parents=True)

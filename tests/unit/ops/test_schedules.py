@@ -11,7 +11,7 @@ import pytest
 from lakehouse.cli import main
 from lakehouse.config import load_clients
 from lakehouse.errors import ConfigError
-from lakehouse.schedules import (
+from lakehouse.ops.schedules import (
     Schedules,
     check_clients,
     load_schedules,

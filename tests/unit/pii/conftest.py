@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,9 +15,11 @@ from pyspark.sql import SparkSession
 from lakehouse.audit import AuditRecord
 from lakehouse.config.models import ClientConfig, Settings
 from lakehouse.engine.deltars import DeltaRsEngine
+from lakehouse.ingest.file import process_file
+from lakehouse.ingest.job import Job
+from lakehouse.ingest.outcome import FileAttempt, StageClock, outcome_record
 from lakehouse.landing.filenames import parse_file_name
 from lakehouse.pii.keys import KeyRing
-from lakehouse.process import Job, process_file
 
 ENGINE = DeltaRsEngine()
 TOKEN, ENC1, ENC2, SIV1, SIV2 = (bytes([i]) * 32 for i in range(11, 16))
@@ -63,16 +64,14 @@ class Lake:
             engine=ENGINE,
             run_id=f"test-{name}",
         )
-        record = AuditRecord(
+        attempt = FileAttempt(
             client_id=landing.client_id,
             file_name=name,
-            run_id=job.run_id,
-            engine=ENGINE.name,
-            started_at=dt.datetime.now(dt.UTC),
+            file_size=len(text.encode()),
             file_sha256=hashlib.sha256(text.encode()).hexdigest(),
         )
-        process_file(job, landing, path, record)
-        return record
+        clock = StageClock()
+        return outcome_record(job, attempt, process_file(job, landing, path, attempt, clock))
 
 
 def make_lake(tmp_path: Path, clients: dict[str, ClientConfig]) -> Lake:

@@ -113,7 +113,7 @@ def test_ingest_command_refuses_before_spark_starts(
     def no_spark(*args: object, **kwargs: object) -> None:
         raise AssertionError("the run must not start")
 
-    monkeypatch.setattr("lakehouse.run.run_ingest", no_spark)
+    monkeypatch.setattr("lakehouse.ingest.stream.run_ingest", no_spark)
     argv = [
         "ingest",
         "--lake-root",

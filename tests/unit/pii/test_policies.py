@@ -15,8 +15,8 @@ from pyspark.sql import functions as F
 
 from lakehouse.config import load_client
 from lakehouse.config.models import ClientConfig
-from lakehouse.errors import ConfigError, KeyMissingError
-from lakehouse.pii.crypto import DecryptionError, decrypt_value, is_encrypted, key_id_of
+from lakehouse.errors import ConfigError, DecryptionError, KeyMissingError
+from lakehouse.pii.crypto import decrypt_value, is_encrypted, key_id_of
 from lakehouse.pii.deidentify import restricted_zip3
 from lakehouse.pii.domains import binding, token_domain
 from lakehouse.pii.keys import KeyRing

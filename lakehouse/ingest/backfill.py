@@ -1,4 +1,5 @@
-"""Run a backfill: each planned file through ``process_file``, audited like any run.
+"""Run a backfill: each planned file through ``process_file``, ending at the same commit point
+as a streaming run (``ingest.outcome``: conserve -> audit -> alert -> archive).
 
 The streaming checkpoint is bypassed (re-processing is the point) and so is the skip of files
 already ingested; every write stays idempotent, so the result converges:
@@ -11,22 +12,29 @@ audit gets one row per file with ``run_id`` ``backfill-...`` and reason ``backfi
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from lakehouse.audit import AuditRecord, Status, append_audit, safe_error
+from lakehouse.audit import AuditRecord, Status
 from lakehouse.backfill.bronze_source import rebuild_from_bronze
 from lakehouse.backfill.plan import BACKFILL_REASON, BackfillFile, BackfillPlan
 from lakehouse.config.models import ClientConfig, Settings
-from lakehouse.errors import LakehouseError, LandingFileError
-from lakehouse.lock import ClientLock
+from lakehouse.errors import RunFailed
+from lakehouse.ingest.file import process_file
+from lakehouse.ingest.job import Job, build_job, new_run_id
+from lakehouse.ingest.lock import ClientLock
+from lakehouse.ingest.outcome import (
+    FileAttempt,
+    FileOutcome,
+    StageClock,
+    commit,
+    outcome_record,
+    settle,
+)
 from lakehouse.pii.keys import KeyRing
-from lakehouse.process import Job, process_file
-from lakehouse.run import RunFailed, alert_for, build_job, new_run_id
 
 __all__ = ["BackfillResult", "run_backfill"]
 
@@ -49,50 +57,39 @@ class BackfillResult:
             raise RunFailed(self.failed)
 
 
-def _record(job: Job, file: BackfillFile) -> AuditRecord:
-    return AuditRecord(
+def _process(job: Job, file: BackfillFile, staging: Path) -> AuditRecord:
+    attempt = FileAttempt(
         client_id=file.landing.client_id,
         file_name=file.name,
-        run_id=job.run_id,
-        engine=job.engine.name,
-        started_at=dt.datetime.now(dt.UTC),
-        file_sha256=file.sha256,
         file_size=file.size,
+        file_sha256=file.sha256,
         creation_date=file.landing.creation_date,
         sequence=file.landing.sequence,
     )
-
-
-def _process(job: Job, file: BackfillFile, staging: Path) -> AuditRecord:
-    record = _record(job, file)
     if file.duplicate_of is not None:
-        record.status = Status.DUPLICATE
-        record.reason = f"duplicate_of:{file.duplicate_of}"
-        return record
-    try:
+        duplicate = FileOutcome(Status.DUPLICATE, reason=f"duplicate_of:{file.duplicate_of}")
+        return outcome_record(job, attempt, duplicate)
+
+    def work(clock: StageClock) -> FileOutcome:
         path = file.path
         if path is None:
-            client = job.clients[file.landing.client_id]
             path = rebuild_from_bronze(
                 job.engine,
                 job.settings,
-                client,
+                job.clients[file.landing.client_id],
                 job.keys,
                 file_name=file.name,
                 file_sha256=file.sha256,
                 target_dir=staging,
             )
-        process_file(job, file.landing, path, record, release=file.released, reprocess=True)
-        if record.status == Status.SUCCESS:
-            record.reason = BACKFILL_REASON
-    except LandingFileError as error:
-        record.status = Status.REJECTED
-        record.reason, record.error = error.reason, error.message
-    except Exception as exc:  # noqa: BLE001 - audited; other files go on, exit status is 1
-        record.status = Status.FAILED
-        record.error = safe_error(exc)
-    record.finished_at = record.finished_at or dt.datetime.now(dt.UTC)
-    return record
+        outcome = process_file(
+            job, file.landing, path, attempt, clock, release=file.released, reprocess=True
+        )
+        if outcome.status == Status.SUCCESS:
+            outcome = replace(outcome, reason=BACKFILL_REASON)
+        return outcome
+
+    return settle(job, attempt, work)
 
 
 def run_backfill(
@@ -106,9 +103,15 @@ def run_backfill(
     """Re-process ``plan.files`` in order; a failing file does not stop the others.
 
     Raises:
-        LakehouseError: an audit row that does not add up (a bug, never bad data).
+        ConservationError: an audit row that does not add up (a bug, never bad data).
     """
-    job = build_job(settings, dict(clients), keys, run_id=run_id or f"backfill-{new_run_id()}")
+    job = build_job(
+        settings,
+        dict(clients),
+        keys,
+        run_id=run_id or f"backfill-{new_run_id()}",
+        mode="backfill",
+    )
     staging = settings.staging_dir / "backfill" / job.run_id
     log.info(
         "backfill started",
@@ -133,12 +136,7 @@ def _run_files(job: Job, plan: BackfillPlan, staging: Path, records: list[AuditR
     try:
         for index, file in enumerate(plan.files, 1):
             record = _process(job, file, staging)
-            if not record.conserved():
-                raise LakehouseError(
-                    "audit counts do not add up", client=plan.client_id, file=file.name
-                )
-            append_audit(job.engine, job.settings.audit_path, [record])
-            alert_for(job, record)
+            commit(job, [record])
             records.append(record)
             log.log(
                 logging.ERROR if record.status == Status.FAILED else logging.INFO,

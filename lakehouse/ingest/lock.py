@@ -16,13 +16,9 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
 
-from lakehouse.errors import LakehouseError
+from lakehouse.errors import LockBusyError
 
-__all__ = ["ClientLock", "LockBusyError"]
-
-
-class LockBusyError(LakehouseError):
-    """Another run holds the client's lock."""
+__all__ = ["ClientLock"]
 
 
 class ClientLock(AbstractContextManager["ClientLock"]):

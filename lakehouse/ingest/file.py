@@ -1,30 +1,23 @@
 """One landing file through every stage: landing -> bronze -> validate -> quarantine /
-silver -> audit record. Each write is idempotent, so a replayed file changes nothing."""
+silver. Returns what happened (``FileOutcome``); the commit point (``ingest.outcome``) audits
+it. Each write is idempotent, so a replayed file changes nothing."""
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack
 from pathlib import Path
 
-from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse.alerts import AlertSink, LogAlertSink
-from lakehouse.audit import AuditRecord, Status
+from lakehouse.audit import Status
 from lakehouse.bronze import Lineage, append_bronze, bronze_rows, with_lineage
-from lakehouse.config.models import ClientConfig, Settings
-from lakehouse.engine.base import TableEngine
-from lakehouse.faults import reach
+from lakehouse.ingest.job import Job
+from lakehouse.ingest.outcome import FileAttempt, FileOutcome, StageClock
 from lakehouse.landing.checksum import FileScan
 from lakehouse.landing.filenames import LandingFile
 from lakehouse.landing.reader import CORRUPT_COLUMN, read_landing_csv
 from lakehouse.pii.key_check import commit_key_metadata
-from lakehouse.pii.keys import KeyRing
 from lakehouse.pii.policies import split_phi_counts
 from lakehouse.quarantine import append_quarantine, quarantine_rows
 from lakehouse.silver import merge_silver, silver_rows
@@ -32,70 +25,50 @@ from lakehouse.spark import FILE_CACHE
 from lakehouse.transform import standardise
 from lakehouse.validation import RAW_SUFFIX, REASONS, raw_copies, validate
 
-__all__ = ["Job", "process_file"]
+__all__ = ["process_file"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Job:
-    """What every file of a run shares; built once per run."""
-
-    spark: SparkSession
-    settings: Settings
-    clients: dict[str, ClientConfig]
-    keys: KeyRing
-    engine: TableEngine
-    run_id: str
-    alerts: Sequence[AlertSink] = (LogAlertSink(),)
-
-
-@contextmanager
-def _stage(record: AuditRecord, name: str) -> Iterator[None]:
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        record.stage_seconds[name] = round(
-            record.stage_seconds.get(name, 0.0) + time.perf_counter() - start, 3
-        )
 
 
 def process_file(
     job: Job,
     landing: LandingFile,
     path: Path,
-    record: AuditRecord,
+    attempt: FileAttempt,
+    clock: StageClock,
     *,
     release: bool = False,
     reprocess: bool = False,
     scan: FileScan | None = None,
-) -> None:
-    """Run ``landing`` through the stages, filling ``record`` (counts, timings, status).
+) -> FileOutcome:
+    """Run ``landing`` through the stages; returns counts and status (SUCCESS or HELD).
 
     A file whose share of invalid rows exceeds the client's ``max_invalid_ratio`` is HELD:
     bronze and quarantine are written, nothing reaches silver. ``release=True`` (an operator
     accepted the file) merges it anyway. ``reprocess=True`` (backfills) merges against the
     current silver even when this file content was merged before, e.g. after a config change.
 
-    ``scan``: the checksum pass over ``path``; Spark's read must see the same bytes (a file
-    rewritten in between raises ``FileChangedDuringReadError`` before anything is written).
+    ``attempt``: the file's identity (its checksum and start time become bronze lineage).
+    ``clock``: seconds per stage go there. ``scan``: the checksum pass over ``path``; Spark's
+    read must see the same bytes (a file rewritten in between raises
+    ``FileChangedDuringReadError`` before anything is written).
 
-    Raises whatever a stage raises; the caller audits it. Bad *data* never raises: it is
+    Raises whatever a stage raises; the commit point audits it. Bad *data* never raises: it is
     quarantined (rows) or rejected (``LandingFileError`` for the whole file).
     """
     client = job.clients[landing.client_id]
     settings = job.settings
+    faults = job.faults
     lineage = Lineage(
         client_id=client.client_id,
         source_file=landing.name,
-        file_sha256=record.file_sha256 or "",
+        file_sha256=attempt.file_sha256 or "",
         creation_date=landing.creation_date,
         sequence=landing.sequence,
         run_id=job.run_id,
-        ingested_at=record.started_at,
+        ingested_at=attempt.started_at,
     )
-    with _stage(record, "read"):
+    with clock.stage("read"):
         read = read_landing_csv(job.spark, path, client)
         if scan is not None:
             # The read is materialised (cached) now: every later stage uses these rows.
@@ -116,16 +89,16 @@ def process_file(
     with ExitStack() as stack:
         stack.callback(read.release)
         raw = with_lineage(read.frame, lineage)
-        reach("before_bronze")
-        with _stage(record, "bronze"):
+        faults.reach("before_bronze")
+        with clock.stage("bronze"):
             append_bronze(
                 job.engine,
                 settings.table_path("bronze", client.dataset),
                 bronze_rows(raw, client, job.keys, corrupt_column=CORRUPT_COLUMN),
                 lineage,
             )
-        reach("after_bronze")
-        with _stage(record, "validate"):
+        faults.reach("after_bronze")
+        with clock.stage("validate"):
             standardised = standardise(raw_copies(raw, client), client.columns, client.phone_region)
             validated = validate(standardised, client, corrupt_column=CORRUPT_COLUMN).persist(
                 FILE_CACHE
@@ -136,11 +109,10 @@ def process_file(
                 F.coalesce(F.sum((F.size(REASONS) == 0).cast("long")), F.lit(0)).alias("valid"),
             ).first()
             assert totals is not None
-        record.rows_read = int(totals["read"])
-        record.rows_valid = int(totals["valid"])
-        record.rows_quarantined = record.rows_read - record.rows_valid
-        reach("before_quarantine")
-        with _stage(record, "quarantine"):
+        rows_read, rows_valid = int(totals["read"]), int(totals["valid"])
+        rows_quarantined = rows_read - rows_valid
+        faults.reach("before_quarantine")
+        with clock.stage("quarantine"):
             invalid = validated.where(F.size(REASONS) > 0).select(
                 "client_id",
                 *[F.col(c.name + RAW_SUFFIX).alias(c.name) for c in client.columns],
@@ -156,23 +128,27 @@ def process_file(
                 file_sha256=lineage.file_sha256,
                 run_id=job.run_id,
             )
-        reach("after_quarantine")
+        faults.reach("after_quarantine")
         threshold = client.thresholds.max_invalid_ratio
-        ratio = record.rows_quarantined / record.rows_read if record.rows_read else 0.0
+        ratio = rows_quarantined / rows_read if rows_read else 0.0
         if ratio > threshold and not release:
             # Circuit breaker: a file this bad is more likely a broken extract than bad rows.
-            record.status = Status.HELD
-            record.reason = f"invalid_ratio:{ratio:.4f}>{threshold}"
-            return
-        reach("before_merge")
-        with _stage(record, "silver"):
+            return FileOutcome(
+                Status.HELD,
+                reason=f"invalid_ratio:{ratio:.4f}>{threshold}",
+                rows_read=rows_read,
+                rows_valid=rows_valid,
+                rows_quarantined=rows_quarantined,
+            )
+        faults.reach("before_merge")
+        with clock.stage("silver"):
             valid = validated.where(F.size(REASONS) == 0)
             silver = silver_rows(valid, client, job.keys)
             if any(c.free_text for c in client.columns):
                 # The PHI totals take a pass of their own before the merge's: compute once.
                 silver = silver.persist(FILE_CACHE)
                 stack.callback(silver.unpersist)
-            rows, record.phi_redactions = split_phi_counts(silver)
+            rows, phi_redactions = split_phi_counts(silver)
             counts = merge_silver(
                 job.engine,
                 settings.table_path("silver", client.dataset),
@@ -188,12 +164,17 @@ def process_file(
                     **commit_key_metadata(job.keys),
                 },
             )
-        reach("after_merge")
-        record.rows_inserted = counts.inserted
-        record.rows_updated = counts.updated
-        record.rows_unchanged = counts.unchanged
-        record.rows_stale = counts.stale
-        record.silver_version = counts.version
-        record.status = Status.SUCCESS
-        record.reason = "released" if release else None
-    record.finished_at = dt.datetime.now(dt.UTC)
+        faults.reach("after_merge")
+    return FileOutcome(
+        Status.SUCCESS,
+        reason="released" if release else None,
+        rows_read=rows_read,
+        rows_valid=rows_valid,
+        rows_quarantined=rows_quarantined,
+        rows_inserted=counts.inserted,
+        rows_updated=counts.updated,
+        rows_unchanged=counts.unchanged,
+        rows_stale=counts.stale,
+        silver_version=counts.version,
+        phi_redactions=phi_redactions,
+    )

@@ -2,28 +2,33 @@
 
 The file is found in landing or in the archive and must still have the checksum the audit
 recorded for it. Bronze and quarantine already hold its rows (their appends are idempotent), so
-releasing only adds the silver merge and a new audit row with ``reason=released``.
+releasing only adds the silver merge and a new audit row with ``reason=released``. The file
+ends at the same commit point as in a streaming run (``ingest.outcome``): a release that fails
+is audited FAILED (reason ``release``) and the file can be released again.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from pathlib import Path
 
 import pyarrow.compute as pc
 
-from lakehouse.audit import AuditRecord, Status, append_audit
+from lakehouse.archive import archive_target
+from lakehouse.audit import AuditRecord, Status
 from lakehouse.config.models import ClientConfig, Settings
 from lakehouse.engine import get_engine
-from lakehouse.errors import LakehouseError
+from lakehouse.errors import LakehouseError, RunFailed
+from lakehouse.ingest.lock import ClientLock
+from lakehouse.ingest.outcome import FileAttempt, commit, settle
 from lakehouse.landing.filenames import parse_file_name
-from lakehouse.lock import ClientLock
 from lakehouse.pii.keys import KeyRing
-from lakehouse.process import process_file
 from lakehouse.safe_files import is_regular, sha256_regular
 
-__all__ = ["release_file"]
+__all__ = ["RELEASE_FAILED", "release_file"]
+
+# Reason of the FAILED audit row of a release attempt: the file stays releasable.
+RELEASE_FAILED = "release"
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +47,10 @@ def _last_audit_row(settings: Settings, file_name: str) -> dict[str, object]:
 
 
 def _locate(settings: Settings, client_id: str, name: str, sha256: str) -> Path:
-    candidates = [settings.landing_dir / name]
-    try:
-        from lakehouse.archive import archive_target
-
-        candidates.append(archive_target(settings, client_id, name, Status.SUCCESS))
-    except ImportError:  # pragma: no cover - archive is optional in this module's view
-        pass
+    candidates = [
+        settings.landing_dir / name,
+        archive_target(settings, client_id, name, Status.HELD),
+    ]
     for path in candidates:
         # Never through a link: a link in landing could point at anything.
         if is_regular(path) and sha256_regular(path) == sha256:
@@ -61,6 +63,12 @@ def _locate(settings: Settings, client_id: str, name: str, sha256: str) -> Path:
     )
 
 
+def _releasable(last: dict[str, object]) -> bool:
+    return last["status"] == Status.HELD or (
+        last["status"] == Status.FAILED and last["reason"] == RELEASE_FAILED
+    )
+
+
 def release_file(
     settings: Settings, clients: dict[str, ClientConfig], keys: KeyRing, file_name: str
 ) -> AuditRecord:
@@ -69,11 +77,14 @@ def release_file(
     Raises:
         LakehouseError: the file is not held, cannot be found unchanged, or its client's
             lock is taken by a running job.
+        RunFailed: the release failed; its FAILED audit row says why, and the file can be
+            released again once the cause is fixed.
     """
-    from lakehouse.run import alert_for, build_job  # starts Spark: only when releasing
+    from lakehouse.ingest.file import process_file  # starts Spark: only when releasing
+    from lakehouse.ingest.job import build_job
 
     last = _last_audit_row(settings, file_name)
-    if last["status"] != Status.HELD:
+    if not _releasable(last):
         raise LakehouseError(
             f"file is not held (last status {last['status']})",
             file=file_name,
@@ -82,25 +93,26 @@ def release_file(
     landing = parse_file_name(file_name, clients)
     sha256 = str(last["file_sha256"])
     path = _locate(settings, landing.client_id, file_name, sha256)
-    job = build_job(settings, clients, keys, run_id=None)
-    record = AuditRecord(
+    job = build_job(settings, clients, keys, run_id=None, mode="release")
+    attempt = FileAttempt(
         client_id=landing.client_id,
         file_name=file_name,
-        run_id=job.run_id,
-        engine=job.engine.name,
-        started_at=dt.datetime.now(dt.UTC),
-        file_sha256=sha256,
         file_size=path.stat().st_size,
+        file_sha256=sha256,
         creation_date=landing.creation_date,
         sequence=landing.sequence,
     )
     with ClientLock(settings.lock_dir, landing.client_id, run_id=job.run_id):
-        process_file(job, landing, path, record, release=True)
-        record.finished_at = record.finished_at or dt.datetime.now(dt.UTC)
-        if not record.conserved():
-            raise AssertionError(f"audit counts do not add up for {file_name}")
-        append_audit(job.engine, settings.audit_path, [record])
-    alert_for(job, record)
+        record = settle(
+            job,
+            attempt,
+            lambda clock: process_file(job, landing, path, attempt, clock, release=True),
+        )
+        if record.status == Status.FAILED:
+            record.reason = RELEASE_FAILED
+        commit(job, [record])
+    if record.status == Status.FAILED:
+        raise RunFailed([record])
     log.info(
         "held file released",
         extra={

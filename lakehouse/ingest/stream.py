@@ -1,59 +1,49 @@
-"""A run of the ingest job: discover new files, route them, process in order, audit all.
+"""The streaming run of the ingest job: discover new files, route them, process in order.
 
 Within a micro-batch a client's files are processed in (creation_date, sequence) order, never
-by modification time. Files that cannot be processed are audited with a reason.
+by modification time. Files that cannot be processed are audited with a reason. Every file
+ends at the commit point in ``ingest.outcome``, as it does in ``release`` and ``backfill``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import uuid
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
-from lakehouse.alerts import Alert, AlertKind, send
-from lakehouse.archive import archive_outcomes
 from lakehouse.audit import (
     AuditRecord,
     Status,
-    append_audit,
     ingested_files,
     latest_outcomes,
     safe_error,
 )
 from lakehouse.config.models import ClientConfig, Settings
-from lakehouse.engine import get_engine
-from lakehouse.errors import LakehouseError, LandingFileError
-from lakehouse.faults import reach
-from lakehouse.landing.checksum import scan_file, sha256_file
+from lakehouse.errors import LakehouseError, LandingFileError, LockBusyError, RunFailed
+from lakehouse.ingest.file import process_file
+from lakehouse.ingest.job import Job, build_job
+from lakehouse.ingest.lock import ClientLock
+from lakehouse.ingest.outcome import (
+    FileAttempt,
+    FileOutcome,
+    StageClock,
+    commit,
+    failed,
+    outcome_record,
+    rejected,
+    settle,
+)
+from lakehouse.landing.checksum import FileScan, scan_file, sha256_file
 from lakehouse.landing.discovery import UNROUTED, DiscoveredFile, discover
 from lakehouse.landing.filenames import LandingFile, RejectReason, parse_file_name
 from lakehouse.landing.reader import HeaderReject
-from lakehouse.lock import ClientLock, LockBusyError
 from lakehouse.pii.keys import KeyRing
-from lakehouse.pii.policies import needed_purposes
-from lakehouse.process import Job, process_file
-from lakehouse.spark import build_spark
 
-__all__ = ["RunFailed", "RunResult", "alert_for", "build_job", "new_run_id", "run_ingest"]
+__all__ = ["RunResult", "run_ingest"]
 
 log = logging.getLogger(__name__)
-
-
-class RunFailed(LakehouseError):
-    """Some files failed; their audit rows say why. They are retried on the next run."""
-
-    def __init__(self, records: Sequence[AuditRecord]) -> None:
-        self.records = list(records)
-        names = ", ".join(r.file_name for r in records)
-        super().__init__(
-            f"{len(records)} file(s) failed: {names}",
-            step="ingest",
-            fix="read the error column of `lake/audit/files` for these files, fix the cause "
-            "and rerun; processed files are not reprocessed",
-        )
 
 
 @dataclass(frozen=True)
@@ -84,48 +74,18 @@ class RunResult:
             raise LakehouseError(f"landing stream '{stream}' failed: {error}", step="discover")
 
 
-def new_run_id(now: dt.datetime | None = None) -> str:
-    stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%SZ")
-    return f"{stamp}-{uuid.uuid4().hex[:8]}"
-
-
 @dataclass
 class _Run:
     job: Job
     ingested: dict[str, str]
     records: list[AuditRecord] = field(default_factory=list)
 
-    def _record(self, file: DiscoveredFile, client_id: str | None) -> AuditRecord:
-        return AuditRecord(
-            client_id=client_id,
-            file_name=file.name,
-            run_id=self.job.run_id,
-            engine=self.job.engine.name,
-            started_at=dt.datetime.now(dt.UTC),
-            file_size=file.size,
-        )
-
     def _finish(self, records: list[AuditRecord]) -> None:
-        for record in records:
-            record.finished_at = record.finished_at or dt.datetime.now(dt.UTC)
-            if not record.conserved():
-                raise AssertionError(f"audit counts do not add up for {record.file_name}")
-        reach("before_audit")
-        append_audit(self.job.engine, self.job.settings.audit_path, records)
-        reach("after_audit")
-        for record in records:
-            alert_for(self.job, record)
-        # The audit row is the commit point: from here each file's outcome is final.
-        archive_outcomes(self.job.settings, records)
+        commit(self.job, records)
         self.records.extend(records)
 
     def _reject(self, file: DiscoveredFile, error: LandingFileError) -> AuditRecord:
-        record = self._record(file, error.client)
-        record.status = Status.REJECTED
-        record.reason = error.reason
-        record.error = error.message
-        log.warning("file rejected", extra={"file": file.name, "reason": error.reason})
-        return record
+        return rejected(self.job, _attempt(file, error.client), error)
 
     def handle(self, stream: str, files: list[DiscoveredFile]) -> None:
         """foreachBatch handler: one micro-batch of new files from one stream."""
@@ -138,27 +98,27 @@ class _Run:
             self._finish([self._reject(f, _routing_error(f, clients)) for f in stray])
             return
         parsed: list[tuple[LandingFile, DiscoveredFile]] = []
-        rejected: list[AuditRecord] = []
+        refused: list[AuditRecord] = []
         for file in files:
             try:
                 _require_regular_file(file)
                 parsed.append((parse_file_name(file.name, clients), file))
             except LandingFileError as error:
-                rejected.append(self._reject(file, error))
-        self._finish(rejected)
-        failed = []
+                refused.append(self._reject(file, error))
+        self._finish(refused)
+        failures = []
         for landing, file in sorted(parsed, key=lambda pair: pair[0]):
             record = self._process(landing, file)
             if record is None:
                 continue
             self._finish([record])
             if record.status == Status.FAILED:
-                failed.append(record)
-        reach("batch_end")
-        if failed:
+                failures.append(record)
+        self.job.faults.reach("batch_end")
+        if failures:
             # Failing the micro-batch keeps it out of the checkpoint: the next run replays it,
             # and the idempotent writes make the replay safe.
-            raise RunFailed(failed)
+            raise RunFailed(failures)
 
     def sweep_landing(self, streams: Sequence[str]) -> None:
         """Audit what Spark's file source never reports, once each: 0-byte files (it does not
@@ -181,17 +141,13 @@ class _Run:
             client = prefix if prefix in self.job.clients else None
             file = DiscoveredFile(path=path, size=stat.st_size, modified=dt.datetime.now(dt.UTC))
             if stat.st_size == 0 and seen is None:
-                records.append(
-                    self._reject(
-                        file,
-                        LandingFileError(
-                            "file is empty (0 bytes)",
-                            reason=HeaderReject.EMPTY,
-                            client=client,
-                            file=path.name,
-                        ),
-                    )
+                error = LandingFileError(
+                    "file is empty (0 bytes)",
+                    reason=HeaderReject.EMPTY,
+                    client=client,
+                    file=path.name,
                 )
+                records.append(self._reject(file, error))
             elif (
                 seen is not None
                 and seen["file_sha256"]
@@ -200,50 +156,41 @@ class _Run:
             ):
                 sha = sha256_file(path)
                 if sha != seen["file_sha256"]:
-                    record = self._reject(
-                        file,
-                        LandingFileError(
-                            "file replaced after ingest (same name, other bytes); the new bytes "
-                            "are not ingested: send them under a new _N",
-                            reason=RejectReason.REPLACED,
-                            client=client,
-                            file=path.name,
-                        ),
+                    error = LandingFileError(
+                        "file replaced after ingest (same name, other bytes); the new bytes "
+                        "are not ingested: send them under a new _N",
+                        reason=RejectReason.REPLACED,
+                        client=client,
+                        file=path.name,
                     )
-                    record.file_sha256 = sha
-                    records.append(record)
+                    records.append(rejected(self.job, _attempt(file, client, sha256=sha), error))
         self._finish(records)
 
     def _process(self, landing: LandingFile, file: DiscoveredFile) -> AuditRecord | None:
         """Process one file; None when this very file (name and content) is already
         ingested: a micro-batch replayed after a crash, which the audit already covers."""
-        reach("file_start")
-        record = self._record(file, landing.client_id)
-        record.creation_date = landing.creation_date
-        record.sequence = landing.sequence
+        self.job.faults.reach("file_start")
+        attempt = _attempt(file, landing.client_id, landing=landing)
         extra = {"client": landing.client_id, "file": landing.name}
+        encoding = self.job.clients[landing.client_id].file.encoding
         try:
-            scan = scan_file(file.path, self.job.clients[landing.client_id].file.encoding)
-            record.file_sha256 = scan.sha256
-            original = self.ingested.get(record.file_sha256)
-            if original == landing.name:
-                log.info("already ingested: skipped (replayed batch)", extra=extra)
-                return None
-            if original is not None:
-                record.status = Status.DUPLICATE
-                record.reason = f"duplicate_of:{original}"
-                log.warning("duplicate file skipped", extra={**extra, "original": original})
-                return record
-            if scan.bad_byte_offset is not None:
-                raise LandingFileError(
-                    f"not valid {self.job.clients[landing.client_id].file.encoding} at byte "
-                    f"{scan.bad_byte_offset}",
-                    reason=RejectReason.BAD_ENCODING,
-                    client=landing.client_id,
-                    file=landing.name,
-                )
-            process_file(self.job, landing, file.path, record, scan=scan)
-            self.ingested[record.file_sha256] = landing.name
+            scan = scan_file(file.path, encoding)
+        except Exception as exc:  # noqa: BLE001 - audited as the file's outcome
+            return failed(self.job, attempt, exc)
+        attempt = attempt.with_sha256(scan.sha256)
+        original = self.ingested.get(scan.sha256)
+        if original == landing.name:
+            log.info("already ingested: skipped (replayed batch)", extra=extra)
+            return None
+        if original is not None:
+            log.warning("duplicate file skipped", extra={**extra, "original": original})
+            duplicate = FileOutcome(Status.DUPLICATE, reason=f"duplicate_of:{original}")
+            return outcome_record(self.job, attempt, duplicate)
+        record = settle(
+            self.job, attempt, lambda clock: self._ingest(landing, file, attempt, clock, scan)
+        )
+        if record.status == Status.SUCCESS:
+            self.ingested[scan.sha256] = landing.name
             log.info(
                 "file ingested",
                 extra={
@@ -255,32 +202,41 @@ class _Run:
                     "updated": record.rows_updated,
                 },
             )
-        except LandingFileError as error:
-            rejected = self._reject(file, error)
-            rejected.file_sha256, rejected.creation_date = record.file_sha256, record.creation_date
-            rejected.sequence = record.sequence
-            return rejected
-        except Exception as exc:  # noqa: BLE001 - audited; the batch fails and is replayed
-            record.status = Status.FAILED
-            record.error = safe_error(exc)
-            log.error("file failed", extra={**extra, "error": record.error})
         return record
 
+    def _ingest(
+        self,
+        landing: LandingFile,
+        file: DiscoveredFile,
+        attempt: FileAttempt,
+        clock: StageClock,
+        scan: FileScan,
+    ) -> FileOutcome:
+        if scan.bad_byte_offset is not None:
+            encoding = self.job.clients[landing.client_id].file.encoding
+            raise LandingFileError(
+                f"not valid {encoding} at byte {scan.bad_byte_offset}",
+                reason=RejectReason.BAD_ENCODING,
+                client=landing.client_id,
+                file=landing.name,
+            )
+        return process_file(self.job, landing, file.path, attempt, clock, scan=scan)
 
-def alert_for(job: Job, record: AuditRecord) -> None:
-    """Tell operators about outcomes that need a person: HELD and FAILED files."""
-    if record.status == Status.HELD:
-        kind, message = AlertKind.FILE_HELD, "file held: invalid ratio above threshold"
-    elif record.status == Status.FAILED:
-        kind, message = AlertKind.FILE_FAILED, "file failed; it is retried on the next run"
-    else:
-        return
-    figures: dict[str, float | int | str] = {"reason": record.reason or record.error or ""}
-    if record.rows_read:
-        figures.update(rows_read=record.rows_read, rows_quarantined=record.rows_quarantined or 0)
-    send(
-        job.alerts,
-        Alert(kind, record.client_id, record.file_name, job.run_id, message, figures),
+
+def _attempt(
+    file: DiscoveredFile,
+    client_id: str | None,
+    *,
+    landing: LandingFile | None = None,
+    sha256: str | None = None,
+) -> FileAttempt:
+    return FileAttempt(
+        client_id=client_id,
+        file_name=file.name,
+        file_size=file.size,
+        file_sha256=sha256,
+        creation_date=landing.creation_date if landing else None,
+        sequence=landing.sequence if landing else None,
     )
 
 
@@ -301,22 +257,6 @@ def _routing_error(file: DiscoveredFile, clients: dict[str, ClientConfig]) -> La
     except LandingFileError as error:
         return error
     raise AssertionError("routing error for a routable file")  # pragma: no cover
-
-
-def build_job(
-    settings: Settings, clients: dict[str, ClientConfig], keys: KeyRing, *, run_id: str | None
-) -> Job:
-    """Everything the files of one run share (starts Spark, once the keys are known to be
-    there: a missing key fails in milliseconds, not after Spark's start)."""
-    keys.require(needed_purposes(clients.values()))
-    return Job(
-        spark=build_spark(settings),
-        settings=settings,
-        clients=clients,
-        keys=keys,
-        engine=get_engine(settings.engine),
-        run_id=run_id or new_run_id(),
-    )
 
 
 def run_ingest(

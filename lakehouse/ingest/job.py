@@ -1,0 +1,76 @@
+"""A run's shared state (``Job``), built once: Spark, settings, clients, keys, engine, run id."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from lakehouse.alerts import AlertSink, LogAlertSink
+from lakehouse.config.models import ClientConfig, Settings
+from lakehouse.engine import get_engine
+from lakehouse.engine.base import TableEngine
+from lakehouse.ingest.faults import Faults
+from lakehouse.pii.keys import KeyRing
+from lakehouse.pii.policies import needed_purposes
+
+if TYPE_CHECKING:  # pyspark is heavy to import; building a job imports it
+    from pyspark.sql import SparkSession
+
+__all__ = ["Job", "Mode", "build_job", "new_run_id"]
+
+# How a file came to be processed: decides what an operator is told to do after a failure.
+Mode = Literal["ingest", "release", "backfill"]
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every file of a run shares; built once per run."""
+
+    spark: SparkSession
+    settings: Settings
+    clients: dict[str, ClientConfig]
+    keys: KeyRing
+    engine: TableEngine
+    run_id: str
+    alerts: Sequence[AlertSink] = (LogAlertSink(),)
+    mode: Mode = "ingest"
+    faults: Faults = field(default_factory=Faults)
+
+
+def new_run_id(now: dt.datetime | None = None) -> str:
+    stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{uuid.uuid4().hex[:8]}"
+
+
+def build_job(
+    settings: Settings,
+    clients: dict[str, ClientConfig],
+    keys: KeyRing,
+    *,
+    run_id: str | None,
+    mode: Mode = "ingest",
+) -> Job:
+    """Everything the files of one run share (starts Spark, once the keys are known to be
+    there: a missing key fails in milliseconds, not after Spark's start).
+
+    Raises:
+        KeyMissingError: a key the clients' PII policies need is not set.
+        ConfigError: ``LAKEHOUSE_FAULT`` names no fault point.
+    """
+    from lakehouse.spark import build_spark  # imports pyspark
+
+    keys.require(needed_purposes(clients.values()))
+    faults = Faults.from_env()
+    return Job(
+        spark=build_spark(settings),
+        settings=settings,
+        clients=clients,
+        keys=keys,
+        engine=get_engine(settings.engine),
+        run_id=run_id or new_run_id(),
+        mode=mode,
+        faults=faults,
+    )
