@@ -24,7 +24,7 @@ from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
 from lakehouse.engine.base import CDF_ON, MergeResult, MergeSpec
-from lakehouse.engine.spark_files import commit_spark_files, write_staged
+from lakehouse.engine.deltars_staging import commit_spark_files, write_staged
 from lakehouse.errors import EngineError
 
 if TYPE_CHECKING:  # pyspark is heavy to import; ops commands never need it
