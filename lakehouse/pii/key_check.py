@@ -173,7 +173,7 @@ def checked_ring(settings: Settings, clients: Iterable[ClientConfig]) -> KeyRing
     from lakehouse.engine import get_engine
 
     keys = KeyRing.from_environment()
-    check_token_key(get_engine(settings.engine), settings, clients, keys)
+    check_token_key(get_engine(settings), settings, clients, keys)
     return keys
 
 
