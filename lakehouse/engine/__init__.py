@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lakehouse.engine.base import MergeResult, MergeSpec, TableEngine
+from lakehouse.engine.base import CommitRecord, MergeResult, MergeSpec, TableEngine
 from lakehouse.errors import ConfigError
 
 if TYPE_CHECKING:  # pyspark is heavy to import; ops commands never need it
@@ -12,7 +12,7 @@ if TYPE_CHECKING:  # pyspark is heavy to import; ops commands never need it
 
     from lakehouse.config.models import Settings
 
-__all__ = ["MergeResult", "MergeSpec", "TableEngine", "get_engine"]
+__all__ = ["CommitRecord", "MergeResult", "MergeSpec", "TableEngine", "get_engine"]
 
 
 def get_engine(settings: Settings | str, spark: SparkSession | None = None) -> TableEngine:
