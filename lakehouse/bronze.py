@@ -81,16 +81,13 @@ def bronze_app_id(file_sha256: str) -> str:
 def append_bronze(engine: TableEngine, path: Path, df: DataFrame, lineage: Lineage) -> bool:
     """Append a file's raw rows unless this file content is already in bronze.
 
-    The commit carries an app transaction ``lakehouse:bronze:<sha256>``; delta-rs only records
-    it, so the engine checks it before writing. Returns True when rows were appended.
+    The commit carries the app id ``lakehouse:bronze:<sha256>``, and the engine makes a repeat
+    of it a no-op. Returns True when rows were appended.
     """
-    app_id = bronze_app_id(lineage.file_sha256)
-    if engine.transaction_version(path, app_id) is not None:
-        return False
     return engine.append_frame(
         path,
         df,
         partition=("client_id", lineage.client_id),
-        app_id=app_id,
+        app_id=bronze_app_id(lineage.file_sha256),
         metadata={"run_id": lineage.run_id, "source_file": lineage.source_file},
     )

@@ -36,14 +36,12 @@ def append_quarantine(
     file_sha256: str,
     run_id: str,
 ) -> bool:
-    """Append once per file content (app transaction ``lakehouse:quarantine:<sha256>``)."""
-    app_id = f"lakehouse:quarantine:{file_sha256}"
-    if engine.transaction_version(path, app_id) is not None:
-        return False
+    """Append once per file content (app id ``lakehouse:quarantine:<sha256>``; the engine
+    makes a repeat a no-op). Returns True when rows were appended."""
     return engine.append_frame(
         path,
         df,
         partition=("client_id", client_id),
-        app_id=app_id,
+        app_id=f"lakehouse:quarantine:{file_sha256}",
         metadata={"run_id": run_id},
     )

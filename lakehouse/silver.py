@@ -112,7 +112,7 @@ def merge_silver(
     """
     keys = list(client.merge_key)
     app_id = f"lakehouse:silver:{file_sha256}"
-    committed = _committed_counts(engine, path, app_id, file_sha256) if reuse_committed else None
+    committed = _committed_counts(engine, path, app_id) if reuse_committed else None
     if committed is not None:
         return committed
     target = engine.read_frame(
@@ -155,7 +155,7 @@ def merge_silver(
         else:
             result = engine.merge_scd1(
                 path,
-                changes.toArrow(),
+                changes,
                 MergeSpec(
                     partition_column="client_id",
                     partition_value=client.client_id,
@@ -182,22 +182,19 @@ def _counts(
     return SilverCounts(inserted, updated, unchanged + declined, stale, version)
 
 
-def _committed_counts(
-    engine: TableEngine, path: Path, app_id: str, file_sha256: str
-) -> SilverCounts | None:
-    """Counts of this file's earlier silver commit, if it has one (read from its metadata)."""
-    if engine.transaction_version(path, app_id) is None:
+def _committed_counts(engine: TableEngine, path: Path, app_id: str) -> SilverCounts | None:
+    """Counts of this file's earlier silver commit, if it has one (read from its record)."""
+    commit = engine.committed(path, app_id)
+    if commit is None:
         return None
-    for commit in engine.history(path):
-        if commit.get("file_sha256") == file_sha256:
-            metrics = commit.get("operationMetrics") or {}
-            return _counts(
-                # An all-insert file was appended: no merge metrics, its own count.
-                int(metrics.get("num_target_rows_inserted", commit.get("rows_inserted", 0))),
-                int(metrics.get("num_target_rows_updated", 0)),
-                int(commit["rows_planned"]),
-                int(commit["rows_unchanged"]),
-                int(commit["rows_stale"]),
-                int(commit["version"]),
-            )
-    return None
+    meta = commit.metadata
+    # An all-insert file was appended: the engine may keep no counts for it, its own does.
+    inserted = commit.inserted if commit.inserted is not None else int(meta["rows_inserted"])
+    return _counts(
+        inserted,
+        commit.updated or 0,
+        int(meta["rows_planned"]),
+        int(meta["rows_unchanged"]),
+        int(meta["rows_stale"]),
+        commit.version,
+    )

@@ -49,7 +49,7 @@ BASE_CONF: dict[str, str] = {
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.streaming.forceDeleteTempCheckpointLocation": "true",
     "spark.ui.showConsoleProgress": "false",
-    # Spark writes table files itself (engine/spark_files.py): Delta wants INT64 microsecond
+    # Spark writes table files itself (engine/deltars_staging.py): Delta wants INT64 microsecond
     # timestamps, not Spark's legacy INT96.
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
     # Measured on the 1M-row benchmark file (DesignDoc.md, "Performance"): the standardisers'

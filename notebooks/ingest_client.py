@@ -80,7 +80,7 @@ DEMO = parameter("demo", "false").strip().lower() in ("1", "true", "yes")
 conf = Path("conf/lakehouse.yaml")
 settings = load_settings(conf if conf.exists() else None)
 clients = load_clients(settings.clients_dir)
-engine = get_engine(settings.engine)
+engine = get_engine(settings)
 print(f"client={CLIENT} demo={DEMO} lake={settings.lake_root} landing={settings.landing_dir}")
 
 if DEMO:

@@ -179,7 +179,7 @@ class Bench:
     def replay(self, settings: Settings) -> dict[str, Any]:
         """Run the job again over the already-ingested file: once as is (the stream has it in
         its checkpoint), once with the checkpoint deleted (the file arrives again)."""
-        engine = get_engine(settings.engine)
+        engine = get_engine(settings)
         before = {t: engine.version(settings.table_path(t, "members")) for t in _TABLES}
         archived = sorted(settings.archive_root.rglob("*.csv"))
         start = time.perf_counter()

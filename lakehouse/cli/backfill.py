@@ -67,7 +67,7 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
     plan = plan_backfill(
         settings,
         clients,
-        get_engine(settings.engine),
+        get_engine(settings),
         client_id=args.client,
         start=start,
         end=end,

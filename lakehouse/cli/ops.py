@@ -89,7 +89,7 @@ def _date(text: str) -> dt.date:
 
 def _cmd_status(args: argparse.Namespace) -> int:
     settings = load_cli_settings(args)
-    rows = client_status(settings, get_engine(settings.engine), load_clients(settings.clients_dir))
+    rows = client_status(settings, get_engine(settings), load_clients(settings.clients_dir))
     _emit(rows, _STATUS, args.json)
     return 0
 
@@ -98,7 +98,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     settings = load_cli_settings(args)
     rows = audit_rows(
         settings,
-        get_engine(settings.engine),
+        get_engine(settings),
         client_id=args.client,
         since=args.since,
         status=args.status,
@@ -113,9 +113,7 @@ def _cmd_quarantine(args: argparse.Namespace) -> int:
     settings = load_cli_settings(args)
     clients = load_clients(settings.clients_dir)
     dataset_of(clients, args.client)  # unknown client -> error naming the choices
-    rows = quarantine_reasons(
-        settings, get_engine(settings.engine), clients[args.client], files=args.file
-    )
+    rows = quarantine_reasons(settings, get_engine(settings), clients[args.client], files=args.file)
     if args.json:
         print(to_json(rows))
     else:
@@ -131,7 +129,7 @@ def _cmd_history(args: argparse.Namespace) -> int:
     dataset = args.dataset or dataset_of(clients)
     tables = [args.table] if args.table else list(TABLES)
     rows: list[dict[str, Any]] = []
-    engine = get_engine(settings.engine)
+    engine = get_engine(settings)
     for table in tables:
         history = table_history(settings, engine, table, dataset, limit=args.limit)
         if args.json:
@@ -148,7 +146,7 @@ def _cmd_archive(args: argparse.Namespace) -> int:
     from lakehouse.archive import sweep_landing
 
     settings = load_cli_settings(args)
-    items = sweep_landing(settings, get_engine(settings.engine), dry_run=args.dry_run)
+    items = sweep_landing(settings, get_engine(settings), dry_run=args.dry_run)
     rows = [
         {
             "file": i.name,

@@ -106,7 +106,7 @@ def _keys(purposes: set[Purpose]) -> KeyRing:
 def _engine(settings: Settings) -> TableEngine:
     from lakehouse.engine import get_engine
 
-    return get_engine(settings.engine)
+    return get_engine(settings)
 
 
 def _cmd_keys_status(args: argparse.Namespace) -> int:

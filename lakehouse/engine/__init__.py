@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
-from lakehouse.engine.base import MergeResult, MergeSpec, TableEngine
+from typing import TYPE_CHECKING
+
+from lakehouse.engine.base import CommitRecord, MergeResult, MergeSpec, TableEngine
 from lakehouse.errors import ConfigError
 
-__all__ = ["MergeResult", "MergeSpec", "TableEngine", "get_engine"]
+if TYPE_CHECKING:  # pyspark is heavy to import; ops commands never need it
+    from pyspark.sql import SparkSession
+
+    from lakehouse.config.models import Settings
+
+__all__ = ["CommitRecord", "MergeResult", "MergeSpec", "TableEngine", "get_engine"]
 
 
-def get_engine(name: str) -> TableEngine:
-    """Return the engine named in settings (``engine:``)."""
+def get_engine(settings: Settings | str, spark: SparkSession | None = None) -> TableEngine:
+    """The engine named by ``settings.engine``.
+
+    Args:
+        settings: the run's settings. A bare engine name is still accepted for the callers
+            being moved under ``lakehouse/ingest/`` (issue 11); remove that once they pass
+            ``Settings``.
+        spark: the session, for engines that write through Spark (delta-rs does not need it).
+
+    Raises:
+        ConfigError: the engine is not available in this build.
+    """
+    name = settings if isinstance(settings, str) else settings.engine
     if name == "delta-rs":
         from lakehouse.engine.deltars import DeltaRsEngine
 

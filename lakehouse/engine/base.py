@@ -2,22 +2,25 @@
 
 Stages never import ``deltalake`` or ``delta.tables`` directly: they call a ``TableEngine``.
 The embedded default is delta-rs (``DeltaRsEngine``); a delta-spark engine for clusters
-implements the same protocol.
+implements the same protocol. The protocol speaks in neutral types: Spark frames or Arrow
+tables in, ``MergeResult`` and ``CommitRecord`` out; idempotency by app id is the engine's
+job, so no stage reads transaction markers itself.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pyarrow as pa
 
 if TYPE_CHECKING:  # pyspark is heavy to import; ops commands never need it
     from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["MergeResult", "MergeSpec", "TableEngine"]
+__all__ = ["CommitRecord", "MergeResult", "MergeSpec", "TableEngine"]
 
 
 # Silver tables keep a change feed: analysts read inserts and updates per version.
@@ -49,6 +52,26 @@ class MergeResult:
         return self.version is not None
 
 
+@dataclass(frozen=True)
+class CommitRecord:
+    """One commit of a table, as every engine reports it (``history``, ``committed``).
+
+    Row counts are None when the engine recorded none for the commit (delta-rs keeps no
+    metrics for Spark-staged appends, nor row counts for overwrites).
+    """
+
+    version: int
+    timestamp: dt.datetime | None  # UTC
+    operation: str | None  # Delta's name: WRITE, MERGE, DELETE, CREATE TABLE, ...
+    app_id: str | None = None  # the idempotent write's id, when it had one
+    # What the caller passed as ``metadata=`` (run_id, source_file, ...), nothing of the
+    # engine's own bookkeeping.
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    inserted: int | None = None
+    updated: int | None = None
+    deleted: int | None = None
+
+
 class TableEngine(Protocol):
     """Delta table operations used by the pipeline. Paths are local directories or URIs."""
 
@@ -58,8 +81,12 @@ class TableEngine(Protocol):
 
     def version(self, path: Path) -> int | None: ...
 
-    def transaction_version(self, path: Path, app_id: str) -> int | None:
-        """Version recorded by an idempotent write with ``app_id``, or None."""
+    def committed(self, path: Path, app_id: str) -> CommitRecord | None:
+        """The newest commit written with ``app_id`` (an append or a merge), or None.
+
+        None also when the commit's record is gone (``purge_history`` removed it): the app id
+        itself survives, and an append with it stays a no-op.
+        """
         ...
 
     def append(
@@ -72,7 +99,8 @@ class TableEngine(Protocol):
         configuration: Mapping[str, str] | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> bool:
-        """Append ``data``; with ``app_id``, a second append of the same id is a no-op.
+        """Append ``data``; with ``app_id``, an append of an id already in the table is a
+        no-op (nothing written, no version). The commit records ``app_id`` and ``metadata``.
 
         Returns True when a commit was made.
         """
@@ -95,19 +123,33 @@ class TableEngine(Protocol):
         client's file), and the table is partitioned by ``column``. A row with another value
         fails the write instead of being filed under the wrong partition.
 
-        Returns True when a commit was made.
+        ``app_id`` as in ``append``: a repeat commits nothing. Returns True when a commit was
+        made.
         """
         ...
 
     def merge_scd1(
         self,
         path: Path,
-        source: pa.Table,
+        source: DataFrame,
         spec: MergeSpec,
         *,
         retries: int,
         metadata: Mapping[str, str] | None = None,
-    ) -> MergeResult: ...
+    ) -> MergeResult:
+        """SCD type 1 merge of ``source`` (rows of ``spec``'s partition only) into ``path``,
+        creating the table (partitioned, change feed on) if needed.
+
+        Inserts new keys; updates a key only when its hash differs and the source's order
+        tuple is not older. A replay of the same source matches nothing and commits nothing.
+        ``spec.app_id`` is recorded with the commit but does not make a merge a no-op (a
+        backfill merges a file again on purpose). Conflicting commits are retried
+        ``retries`` times.
+
+        Raises:
+            EngineError: source rows outside the partition, or still conflicting.
+        """
+        ...
 
     def read(
         self,
@@ -133,7 +175,9 @@ class TableEngine(Protocol):
         self, path: Path, *, starting_version: int, ending_version: int | None = None
     ) -> pa.Table: ...
 
-    def history(self, path: Path, *, limit: int | None = None) -> list[dict[str, Any]]: ...
+    def history(self, path: Path, *, limit: int | None = None) -> list[CommitRecord]:
+        """Commits of the table, newest first (``limit``: the newest N); [] for no table."""
+        ...
 
     # --- PII operations: erasure and key rotation -------------------------------------------
 

@@ -2,7 +2,9 @@
 
 Verified behaviours this relies on (see DesignDoc.md, "Engine decision"):
 - app transactions are only markers: delta-rs does not refuse a repeated ``app_id``, so
-  ``append`` reads ``transaction_version`` itself before writing;
+  ``append`` reads the marker itself before writing;
+- ``history()`` does not show a commit's app transactions: the app id also goes into the
+  commit's metadata (``app_id``), where ``committed`` finds it;
 - a merge whose every row is filtered out by its predicates commits nothing;
 - merges on different ``client_id`` partitions commit concurrently when the predicate names
   the partition literal; other conflicts raise ``CommitFailedError`` and are retried.
@@ -10,6 +12,8 @@ Verified behaviours this relies on (see DesignDoc.md, "Engine decision"):
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import logging
 import random
 import time
@@ -21,10 +25,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pa_fs
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
-from deltalake.exceptions import CommitFailedError, TableNotFoundError
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
-from lakehouse.engine.base import CDF_ON, MergeResult, MergeSpec
-from lakehouse.engine.spark_files import commit_spark_files, write_staged
+from lakehouse.engine.base import CDF_ON, CommitRecord, MergeResult, MergeSpec
+from lakehouse.engine.deltars_staging import commit_spark_files, write_staged
 from lakehouse.errors import EngineError
 
 if TYPE_CHECKING:  # pyspark is heavy to import; ops commands never need it
@@ -33,6 +37,27 @@ if TYPE_CHECKING:  # pyspark is heavy to import; ops commands never need it
 __all__ = ["DeltaRsEngine"]
 
 log = logging.getLogger(__name__)
+
+# Commit metadata key holding the app id of an idempotent write (see the module docstring).
+APP_ID_KEY = "app_id"
+# delta-rs' own commitInfo fields; every other string in a history entry is caller metadata.
+_COMMIT_INFO_FIELDS = frozenset(
+    {
+        "timestamp",
+        "operation",
+        "operationParameters",
+        "operationMetrics",
+        "readVersion",
+        "isolationLevel",
+        "isBlindAppend",
+        "engineInfo",
+        "clientVersion",
+        "userMetadata",
+        "txnId",
+        "inCommitTimestamp",
+        "version",
+    }
+)
 
 
 def _quote(value: str) -> str:
@@ -57,16 +82,22 @@ class DeltaRsEngine:
         table = self._table(path)
         return None if table is None else int(table.version())
 
-    def transaction_version(self, path: Path, app_id: str) -> int | None:
+    def _has_marker(self, path: Path, app_id: str) -> bool:
         table = self._table(path)
-        if table is None:
-            return None
-        version = table.transaction_version(app_id)
-        return None if version is None else int(version)
+        return table is not None and table.transaction_version(app_id) is not None
 
-    def _committed(self, path: Path, app_id: str | None) -> bool:
+    def committed(self, path: Path, app_id: str) -> CommitRecord | None:
+        if not self._has_marker(path, app_id):  # the usual case, and no history read
+            return None
+        records = self.history(path)
+        for record in records:  # newest first: a backfill may have merged the file again
+            if record.app_id == app_id:
+                return record
+        return _marker_commit(path, app_id, records)
+
+    def _replayed(self, path: Path, app_id: str | None) -> bool:
         """True when a commit of ``app_id`` is already in the table (the write is a replay)."""
-        if app_id is None or self.transaction_version(path, app_id) is None:
+        if app_id is None or not self._has_marker(path, app_id):
             return False
         log.info("append skipped: already committed", extra={"table": str(path), "app_id": app_id})
         return True
@@ -74,9 +105,12 @@ class DeltaRsEngine:
     def _commit_properties(
         self, app_id: str | None, metadata: Mapping[str, str] | None
     ) -> CommitProperties:
+        custom = dict(metadata or {})
+        if app_id:
+            custom[APP_ID_KEY] = app_id
         return CommitProperties(
             app_transactions=[Transaction(app_id, 1)] if app_id else None,
-            custom_metadata=dict(metadata or {}),
+            custom_metadata=custom,
         )
 
     def append(
@@ -89,7 +123,7 @@ class DeltaRsEngine:
         configuration: Mapping[str, str] | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> bool:
-        if self._committed(path, app_id):
+        if self._replayed(path, app_id):
             return False
         path.mkdir(parents=True, exist_ok=True)
         try:
@@ -116,7 +150,7 @@ class DeltaRsEngine:
         configuration: Mapping[str, str] | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> bool:
-        if self._committed(path, app_id):
+        if self._replayed(path, app_id):
             return False
         partition_by = [partition[0]] if partition else []
         if "://" in str(path):  # object stores: Spark writes here only for local tables
@@ -159,11 +193,24 @@ class DeltaRsEngine:
     def merge_scd1(
         self,
         path: Path,
-        source: pa.Table,
+        source: DataFrame,
         spec: MergeSpec,
         *,
         retries: int,
         metadata: Mapping[str, str] | None = None,
+    ) -> MergeResult:
+        # delta-rs merges Arrow data, so the source is collected on the driver: callers send
+        # only the rows that change something (silver's pre-pass), not a whole file.
+        return self._merge_arrow(path, source.toArrow(), spec, retries=retries, metadata=metadata)
+
+    def _merge_arrow(
+        self,
+        path: Path,
+        source: pa.Table,
+        spec: MergeSpec,
+        *,
+        retries: int,
+        metadata: Mapping[str, str] | None,
     ) -> MergeResult:
         if source.num_rows == 0:
             return MergeResult(inserted=0, updated=0, version=None)
@@ -269,11 +316,11 @@ class DeltaRsEngine:
         reader = table.load_cdf(starting_version=starting_version, ending_version=ending_version)
         return pa.table(reader.read_all())
 
-    def history(self, path: Path, *, limit: int | None = None) -> list[dict[str, Any]]:
+    def history(self, path: Path, *, limit: int | None = None) -> list[CommitRecord]:
         table = self._table(path)
         if table is None:
             return []
-        return list(table.history(limit))
+        return [_record(entry) for entry in table.history(limit)]
 
     # --- PII operations: erasure and key rotation -------------------------------------------
 
@@ -356,6 +403,65 @@ def _filesystem(path: Path) -> pa_fs.FileSystem | None:
     if "://" in str(path):
         return None
     return pa_fs.SubTreeFileSystem(str(path.resolve()), pa_fs.LocalFileSystem())
+
+
+def _record(entry: Mapping[str, Any]) -> CommitRecord:
+    """A delta-rs ``history()`` entry as a ``CommitRecord``."""
+    metadata = {
+        key: value
+        for key, value in entry.items()
+        if key not in _COMMIT_INFO_FIELDS and isinstance(value, str)
+    }
+    app_id = metadata.pop(APP_ID_KEY, None)
+    operation = entry.get("operation")
+    metrics: Mapping[str, Any] = entry.get("operationMetrics") or {}
+    parameters: Mapping[str, Any] = entry.get("operationParameters") or {}
+
+    def count(name: str) -> int | None:
+        return None if metrics.get(name) is None else int(metrics[name])
+
+    inserted = updated = deleted = None
+    if operation == "MERGE":
+        inserted = count("num_target_rows_inserted")
+        updated = count("num_target_rows_updated")
+        deleted = count("num_target_rows_deleted")
+    elif operation == "WRITE" and parameters.get("mode") == "Append":
+        inserted = count("num_added_rows")  # Spark-staged appends carry no metrics: None
+    elif operation == "DELETE":
+        deleted = count("num_deleted_rows")
+    elif operation == "UPDATE":
+        updated = count("num_updated_rows")
+    timestamp = entry.get("timestamp")
+    return CommitRecord(
+        version=int(entry["version"]),
+        timestamp=None
+        if timestamp is None
+        else dt.datetime.fromtimestamp(int(timestamp) / 1000, tz=dt.UTC),
+        operation=None if operation is None else str(operation),
+        app_id=app_id,
+        metadata=metadata,
+        inserted=inserted,
+        updated=updated,
+        deleted=deleted,
+    )
+
+
+def _marker_commit(path: Path, app_id: str, records: Sequence[CommitRecord]) -> CommitRecord | None:
+    """The commit that added ``app_id``'s marker, for commits made before the app id also
+    went into the commit metadata: the first version whose snapshot holds the marker
+    (markers are never removed). None when older versions are gone (``purge_history``)."""
+    low, high = 0, max((r.version for r in records), default=0)  # the marker is at ``high``
+    try:
+        while low < high:
+            middle = (low + high) // 2
+            if DeltaTable(str(path), version=middle).transaction_version(app_id) is None:
+                low = middle + 1
+            else:
+                high = middle
+    except DeltaError:  # that version's log files were removed
+        return None
+    found = next((r for r in records if r.version == low), None)
+    return None if found is None else dataclasses.replace(found, app_id=app_id)
 
 
 def _not_older(spec: MergeSpec) -> str:

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakehouse.config.models import ClientConfig, Settings
-from lakehouse.engine.base import TableEngine
+from lakehouse.engine.base import CommitRecord, TableEngine
 from lakehouse.errors import LakehouseError
 
 __all__ = [
@@ -30,15 +30,6 @@ __all__ = [
 
 TableName = Literal["silver", "bronze", "quarantine", "audit"]
 TABLES: tuple[TableName, ...] = ("silver", "bronze", "quarantine", "audit")
-
-# operationMetrics worth a glance, in display order, per operation
-_METRICS = (
-    ("num_added_rows", "rows"),
-    ("num_target_rows_inserted", "inserted"),
-    ("num_target_rows_updated", "updated"),
-    ("num_target_rows_deleted", "deleted"),
-    ("num_source_rows", "source"),
-)
 
 
 def dataset_of(clients: Mapping[str, ClientConfig], client_id: str | None = None) -> str:
@@ -112,8 +103,13 @@ def quarantine_reasons(
     ]
 
 
-def _metrics_text(metrics: Mapping[str, Any]) -> str:
-    return " ".join(f"{label}={metrics[key]}" for key, label in _METRICS if key in metrics)
+def _counts(commit: CommitRecord) -> dict[str, int | None]:
+    return {"inserted": commit.inserted, "updated": commit.updated, "deleted": commit.deleted}
+
+
+def _metrics_text(commit: CommitRecord) -> str:
+    """``inserted=2 updated=1 deleted=0``: the counts the engine recorded for the commit."""
+    return " ".join(f"{name}={n}" for name, n in _counts(commit).items() if n is not None)
 
 
 def table_history(
@@ -124,26 +120,23 @@ def table_history(
     *,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Commits of one table, newest first: version, time, operation, run id, metrics."""
-    entries = engine.history(table_path(settings, table, dataset), limit=limit)
-    history = []
-    for entry in entries:
-        metrics = dict(entry.get("operationMetrics") or {})
-        history.append(
-            {
-                "table": table,
-                "version": entry.get("version"),
-                "timestamp": dt.datetime.fromtimestamp(entry["timestamp"] / 1000, tz=dt.UTC)
-                if entry.get("timestamp") is not None
-                else None,
-                "operation": entry.get("operation"),
-                "run_id": entry.get("run_id"),
-                "source_file": entry.get("source_file"),
-                "metrics": _metrics_text(metrics),
-                "operation_metrics": metrics,
-            }
-        )
-    return sorted(history, key=lambda h: -1 if h["version"] is None else h["version"], reverse=True)
+    """Commits of one table, newest first: version, time, operation, run id, app id, row
+    counts (None when the engine recorded none)."""
+    commits = engine.history(table_path(settings, table, dataset), limit=limit)
+    return [
+        {
+            "table": table,
+            "version": commit.version,
+            "timestamp": commit.timestamp,
+            "operation": commit.operation,
+            "run_id": commit.metadata.get("run_id"),
+            "source_file": commit.metadata.get("source_file"),
+            "app_id": commit.app_id,
+            "metrics": _metrics_text(commit),
+            **_counts(commit),
+        }
+        for commit in sorted(commits, key=lambda c: c.version, reverse=True)
+    ]
 
 
 def _plain_strings(table: pa.Table) -> pa.Table:

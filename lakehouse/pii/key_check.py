@@ -79,16 +79,11 @@ def recorded_token_key(
     if not engine.exists(path):
         return None
     commits = engine.history(path, limit=_HISTORY_LIMIT)
-    for commit in sorted(commits, key=lambda c: int(c.get("version", -1)), reverse=True):
-        key_id = commit.get("token_key_id")
+    for commit in sorted(commits, key=lambda c: c.version, reverse=True):
+        key_id = commit.metadata.get("token_key_id")
         if key_id:
-            found = commit.get("token_key_fingerprint") or None
-            version = commit.get("version")
-            return RecordedTokenKey(
-                str(key_id),
-                str(found) if found else None,
-                None if version is None else int(version),
-            )
+            found = commit.metadata.get("token_key_fingerprint") or None
+            return RecordedTokenKey(key_id, found, commit.version)
     return None
 
 
@@ -173,7 +168,7 @@ def checked_ring(settings: Settings, clients: Iterable[ClientConfig]) -> KeyRing
     from lakehouse.engine import get_engine
 
     keys = KeyRing.from_environment()
-    check_token_key(get_engine(settings.engine), settings, clients, keys)
+    check_token_key(get_engine(settings), settings, clients, keys)
     return keys
 
 
@@ -187,12 +182,13 @@ def recorded_domain(engine: TableEngine, settings: Settings, client: ClientConfi
     if not engine.exists(path):
         return None
     commits = engine.history(path, limit=_HISTORY_LIMIT)
-    for commit in sorted(commits, key=lambda c: int(c.get("version", -1)), reverse=True):
-        if commit.get("client_id") == client.client_id and commit.get("token_domain"):
-            return str(commit["token_domain"])
-        source = str(commit.get("source_file") or "")
-        if commit.get("token_key_id") and source.startswith(f"{client.client_id}_"):
-            return str(commit.get("token_domain") or "legacy")
+    for commit in sorted(commits, key=lambda c: c.version, reverse=True):
+        meta = commit.metadata
+        if meta.get("client_id") == client.client_id and meta.get("token_domain"):
+            return meta["token_domain"]
+        source = meta.get("source_file") or ""
+        if meta.get("token_key_id") and source.startswith(f"{client.client_id}_"):
+            return meta.get("token_domain") or "legacy"
     return None
 
 

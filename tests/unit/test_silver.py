@@ -89,7 +89,7 @@ def test_scd1_merge_rules(
     version = ENGINE.version(path)
     # Every commit names what its tokens depend on (lakehouse.pii.key_check reads it).
     [commit] = ENGINE.history(path, limit=1)
-    assert (commit["client_id"], commit["token_domain"]) == ("acme", "client")
+    assert (commit.metadata["client_id"], commit.metadata["token_domain"]) == ("acme", "client")
 
     # Replay of the same file (crash before its audit row): the first commit's counts come
     # back, and nothing is written.

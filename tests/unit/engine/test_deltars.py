@@ -1,393 +1,76 @@
-"""The delta-rs engine against real Delta tables under tmp_path: appends, SCD1 merges, CDF."""
+"""What only the delta-rs engine does: its commit metadata, the partition literal that lets
+two clients merge at once, app ids of commits written before they went into the metadata.
+The protocol itself is tested for every engine in ``test_protocol.py``."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
-import pytest
-from deltalake import DeltaTable
+from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from pyspark.sql import SparkSession
 
-from lakehouse.engine.base import MergeResult, MergeSpec, TableEngine
-from lakehouse.engine.deltars import DeltaRsEngine
-from lakehouse.errors import EngineError
+from lakehouse.engine.base import MergeSpec, TableEngine
+from lakehouse.engine.deltars import APP_ID_KEY, DeltaRsEngine
 
+ENGINE = DeltaRsEngine()
+SCHEMA = (
+    "client_id string, k string, _row_hash string, _creation_date date, _sequence int, v string"
+)
 D = dt.date(2026, 1, 15)
-ORDER = ["_creation_date", "_sequence"]
-CDF_META = ["_change_type", "_commit_version", "_commit_timestamp"]
-
-# (client_id, k, _row_hash, _creation_date, _sequence, v)
-Row = tuple[str, str, str, dt.date, int, str]
 
 
-def _source(*rows: Row) -> pa.Table:
-    columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [()] * 6
-    return pa.table(
-        {
-            "client_id": pa.array(columns[0], pa.string()),
-            "k": pa.array(columns[1], pa.string()),
-            "_row_hash": pa.array(columns[2], pa.string()),
-            "_creation_date": pa.array(columns[3], pa.date32()),
-            "_sequence": pa.array(columns[4], pa.int32()),
-            "v": pa.array(columns[5], pa.string()),
-        }
-    )
-
-
-def _spec(client: str = "acme", app_id: str | None = None) -> MergeSpec:
+def _spec(client: str, app_id: str | None = None) -> MergeSpec:
     return MergeSpec(
-        partition_column="client_id",
-        partition_value=client,
-        key_columns=["k"],
-        hash_column="_row_hash",
-        order_columns=ORDER,
-        app_id=app_id,
+        "client_id", client, ["k"], "_row_hash", ["_creation_date", "_sequence"], app_id
     )
 
 
-def _rows(table: pa.Table, *columns: str) -> list[tuple[Any, ...]]:
-    """Rows as tuples of ``columns`` (default: the source columns), sorted."""
-    names = columns or ("client_id", "k", "_row_hash", "_creation_date", "_sequence", "v")
-    data = table.select(list(names)).to_pylist()
-    return sorted(tuple(row[n] for n in names) for row in data)
-
-
-@pytest.fixture()
-def engine() -> DeltaRsEngine:
-    return DeltaRsEngine()
-
-
-@pytest.fixture()
-def silver(tmp_path: Path) -> Path:
-    return tmp_path / "silver" / "members"
-
-
-@pytest.fixture()
-def seeded(engine: DeltaRsEngine, silver: Path) -> Path:
-    """Version 0 creates the table, version 1 inserts k1 and k2 as of (D, 1)."""
-    result = engine.merge_scd1(
-        silver,
-        _source(("acme", "1", "h1", D, 1, "a"), ("acme", "2", "h2", D, 1, "b")),
-        _spec(),
-        retries=0,
-    )
-    assert result == MergeResult(inserted=2, updated=0, version=1)
-    return silver
-
-
-def test_engine_satisfies_the_protocol(engine: DeltaRsEngine) -> None:
-    table_engine: TableEngine = engine
+def test_engine_satisfies_the_protocol() -> None:
+    table_engine: TableEngine = ENGINE
     assert table_engine.name == "delta-rs"
 
 
-def test_missing_table(engine: DeltaRsEngine, tmp_path: Path) -> None:
-    missing = tmp_path / "nope"
-    assert engine.exists(missing) is False
-    assert engine.version(missing) is None
-    assert engine.transaction_version(missing, "app") is None
-    assert engine.history(missing) == []
-    with pytest.raises(EngineError, match="does not exist"):
-        engine.read(missing)
-    with pytest.raises(EngineError, match="does not exist"):
-        engine.read_cdf(missing, starting_version=0)
+def test_app_id_is_a_marker_and_commit_metadata(spark: SparkSession, tmp_path: Path) -> None:
+    silver = tmp_path / "silver"
+    rows = spark.createDataFrame([("acme", "1", "h1", D, 0, "a")], SCHEMA)
+    ENGINE.merge_scd1(silver, rows, _spec("acme", "acme:f1"), retries=0, metadata={"run_id": "r"})
+    table = DeltaTable(str(silver))
+    assert table.transaction_version("acme:f1") == 1
+    assert table.history(1)[0][APP_ID_KEY] == "acme:f1"
+    assert table.history(1)[0]["run_id"] == "r"
 
 
-# --- append -------------------------------------------------------------------------------
+def test_merges_name_the_partition_literal(spark: SparkSession, tmp_path: Path) -> None:
+    """The literal is what lets merges into different partitions commit concurrently."""
+    silver = tmp_path / "silver"
+    rows = spark.createDataFrame([("globex", "1", "g1", D, 0, "x")], SCHEMA)
+    ENGINE.merge_scd1(silver, rows, _spec("globex"), retries=0)
+    predicate = DeltaTable(str(silver)).history(1)[0]["operationParameters"]["predicate"]
+    assert predicate == "client_id = 'globex'"
 
 
-def test_append_with_app_id_is_idempotent(engine: DeltaRsEngine, tmp_path: Path) -> None:
+def test_committed_finds_commits_without_the_app_id_in_their_metadata(tmp_path: Path) -> None:
+    """Tables written before the app id went into the metadata: the marker's first version."""
     bronze = tmp_path / "bronze"
-    data = _source(("acme", "1", "h1", D, 0, "a"), ("acme", "2", "h2", D, 0, "b"))
-    assert engine.transaction_version(bronze, "acme:file-1") is None
-
-    assert engine.append(bronze, data, partition_by=["client_id"], app_id="acme:file-1") is True
-    assert engine.version(bronze) == 0
-    assert engine.transaction_version(bronze, "acme:file-1") == 1
-    assert engine.transaction_version(bronze, "acme:file-2") is None
-
-    assert engine.append(bronze, data, partition_by=["client_id"], app_id="acme:file-1") is False
-    assert engine.version(bronze) == 0
-    assert _rows(engine.read(bronze)) == _rows(data)
-    assert len(engine.history(bronze)) == 1
-
-
-def test_append_other_app_ids_and_plain_appends_add_rows(
-    engine: DeltaRsEngine, tmp_path: Path
-) -> None:
-    bronze = tmp_path / "bronze"
-    data = _source(("acme", "1", "h1", D, 0, "a"))
-    assert engine.append(bronze, data, app_id="acme:file-1")
-    assert engine.append(bronze, data, app_id="acme:file-2")
-    assert engine.append(bronze, data)
-    assert engine.append(bronze, data)
-    assert engine.version(bronze) == 3
-    assert engine.read(bronze).num_rows == 4
-    assert engine.transaction_version(bronze, "acme:file-1") == 1
-    assert engine.transaction_version(bronze, "acme:file-2") == 1
-
-
-def test_append_partitions_configuration_and_metadata(
-    engine: DeltaRsEngine, tmp_path: Path
-) -> None:
-    bronze = tmp_path / "bronze"
-    data = _source(("acme", "1", "h1", D, 0, "a"), ("globex", "1", "h9", D, 0, "z"))
-    engine.append(
-        bronze,
-        data,
-        partition_by=["client_id"],
-        configuration={"delta.enableChangeDataFeed": "true"},
-        metadata={"run_id": "run-7", "file": "acme_2026-01-15.csv"},
-    )
-    metadata = DeltaTable(str(bronze)).metadata()
-    assert metadata.partition_columns == ["client_id"]
-    assert metadata.configuration == {"delta.enableChangeDataFeed": "true"}
-    assert (bronze / "client_id=acme").is_dir() and (bronze / "client_id=globex").is_dir()
-    [commit] = engine.history(bronze)
-    assert (commit["operation"], commit["run_id"], commit["file"]) == (
-        "WRITE",
-        "run-7",
-        "acme_2026-01-15.csv",
-    )
-
-
-def test_append_merges_new_columns(engine: DeltaRsEngine, tmp_path: Path) -> None:
-    bronze = tmp_path / "bronze"
-    engine.append(bronze, _source(("acme", "1", "h1", D, 0, "a")))
-    wider = _source(("acme", "2", "h2", D, 0, "b")).append_column("extra", pa.array(["x"]))
-    engine.append(bronze, wider)
-    table = engine.read(bronze)
-    assert "extra" in table.schema.names
-    assert _rows(table, "k", "extra") == [("1", None), ("2", "x")]
-
-
-def test_append_failure_is_an_engine_error(engine: DeltaRsEngine, tmp_path: Path) -> None:
-    bronze = tmp_path / "bronze"
-    with pytest.raises(EngineError, match=r"append to .*bronze failed") as info:
-        engine.append(bronze, _source(("acme", "1", "h1", D, 0, "a")), partition_by=["nope"])
-    assert info.value.__cause__ is not None
-    assert engine.exists(bronze) is False
-
-
-# --- merge_scd1 ---------------------------------------------------------------------------
-
-
-def test_merge_creates_a_cdf_table_partitioned_by_client(
-    engine: DeltaRsEngine, seeded: Path
-) -> None:
-    metadata = DeltaTable(str(seeded)).metadata()
-    assert metadata.partition_columns == ["client_id"]
-    assert metadata.configuration == {"delta.enableChangeDataFeed": "true"}
-    assert engine.version(seeded) == 1
-    assert _rows(engine.read(seeded)) == [
-        ("acme", "1", "h1", D, 1, "a"),
-        ("acme", "2", "h2", D, 1, "b"),
-    ]
-
-
-def test_merge_of_an_empty_source_commits_nothing(engine: DeltaRsEngine, silver: Path) -> None:
-    result = engine.merge_scd1(silver, _source(), _spec(), retries=0)
-    assert result == MergeResult(inserted=0, updated=0, version=None)
-    assert result.committed is False
-    assert engine.exists(silver) is False
-
-
-def test_merge_inserts_new_keys_and_updates_changed_ones(
-    engine: DeltaRsEngine, seeded: Path
-) -> None:
-    next_day = D + dt.timedelta(days=1)
-    result = engine.merge_scd1(
-        seeded,
-        _source(
-            ("acme", "1", "h1-new", next_day, 0, "a2"),  # changed, newer: update
-            ("acme", "2", "h2", next_day, 0, "b"),  # unchanged hash: left alone
-            ("acme", "3", "h3", next_day, 0, "c"),  # new key: insert
-        ),
-        _spec(),
-        retries=0,
-    )
-    assert result == MergeResult(inserted=1, updated=1, version=2)
-    assert result.committed is True
-    assert _rows(engine.read(seeded)) == [
-        ("acme", "1", "h1-new", next_day, 0, "a2"),
-        # An equal hash keeps the stored row, including its older (date, sequence).
-        ("acme", "2", "h2", D, 1, "b"),
-        ("acme", "3", "h3", next_day, 0, "c"),
-    ]
-
-
-@pytest.mark.parametrize(
-    ("created", "sequence", "applied"),
-    [
-        (D - dt.timedelta(days=1), 9, False),  # older date: never mind the sequence
-        (D, 0, False),  # same date, lower sequence: older
-        (D, 1, True),  # same file position, different content: the later run wins
-        (D, 2, True),  # same date, higher sequence
-        (D + dt.timedelta(days=1), 0, True),  # newer date, lower sequence
-    ],
-    ids=["older-date", "same-date-lower-seq", "same-date-same-seq", "higher-seq", "newer-date"],
-)
-def test_late_data_rule(
-    engine: DeltaRsEngine, seeded: Path, created: dt.date, sequence: int, applied: bool
-) -> None:
-    result = engine.merge_scd1(
-        seeded, _source(("acme", "1", "h1-changed", created, sequence, "late")), _spec(), retries=0
-    )
-    stored = _rows(engine.read(seeded, key_filter=("k", ["1"])))
-    if applied:
-        assert result == MergeResult(inserted=0, updated=1, version=2)
-        assert stored == [("acme", "1", "h1-changed", created, sequence, "late")]
-    else:
-        assert result == MergeResult(inserted=0, updated=0, version=None)
-        assert stored == [("acme", "1", "h1", D, 1, "a")]
-        assert engine.version(seeded) == 1
-
-
-def test_replay_of_the_same_source_commits_nothing(engine: DeltaRsEngine, seeded: Path) -> None:
-    source = _source(("acme", "1", "h1-new", D, 2, "a2"), ("acme", "3", "h3", D, 2, "c"))
-    first = engine.merge_scd1(seeded, source, _spec(app_id="acme:f2"), retries=0)
-    assert first == MergeResult(inserted=1, updated=1, version=2)
-    before = engine.read(seeded)
-
-    replay = engine.merge_scd1(seeded, source, _spec(app_id="acme:f2"), retries=0)
-    assert replay == MergeResult(inserted=0, updated=0, version=None)
-    assert replay.committed is False
-    assert engine.version(seeded) == 2
-    assert len(engine.history(seeded)) == 3
-    assert _rows(engine.read(seeded)) == _rows(before)
-
-
-def test_merge_records_app_id_and_metadata(engine: DeltaRsEngine, seeded: Path) -> None:
-    engine.merge_scd1(
-        seeded,
-        _source(("acme", "3", "h3", D, 2, "c")),
-        _spec(app_id="acme:acme_2026-01-15_2.csv"),
-        retries=0,
-        metadata={"token_key_id": "tok-2026-01"},
-    )
-    assert engine.transaction_version(seeded, "acme:acme_2026-01-15_2.csv") == 1
-    latest = engine.history(seeded, limit=1)[0]
-    assert (latest["operation"], latest["version"]) == ("MERGE", 2)
-    assert latest["token_key_id"] == "tok-2026-01"
-
-
-def test_change_data_feed(engine: DeltaRsEngine, seeded: Path) -> None:
-    engine.merge_scd1(
-        seeded,
-        _source(("acme", "1", "h1-new", D, 2, "a2"), ("acme", "2", "h2", D, 2, "b")),
-        _spec(),
-        retries=0,
-    )
-    cdf = engine.read_cdf(seeded, starting_version=1)
-    assert set(CDF_META) <= set(cdf.schema.names)
-    changes = _rows(cdf, "_commit_version", "_change_type", "k", "_row_hash", "v")
-    assert changes == [
-        (1, "insert", "1", "h1", "a"),
-        (1, "insert", "2", "h2", "b"),
-        (2, "update_postimage", "1", "h1-new", "a2"),
-        (2, "update_preimage", "1", "h1", "a"),
-    ]
-    only_update = engine.read_cdf(seeded, starting_version=2, ending_version=2)
-    assert _rows(only_update, "_change_type", "k") == [
-        ("update_postimage", "1"),
-        ("update_preimage", "1"),
-    ]
-    assert _rows(engine.read_cdf(seeded, starting_version=1, ending_version=1), "k") == [
-        ("1",),
-        ("2",),
-    ]
-
-
-def test_two_clients_merge_into_one_table(engine: DeltaRsEngine, seeded: Path) -> None:
-    globex = engine.merge_scd1(
-        seeded,
-        _source(("globex", "1", "g1", D, 0, "x"), ("globex", "9", "g9", D, 0, "y")),
-        _spec("globex"),
-        retries=0,
-    )
-    # The same key in another client's partition is another member.
-    assert globex == MergeResult(inserted=2, updated=0, version=2)
-    assert (seeded / "client_id=acme").is_dir() and (seeded / "client_id=globex").is_dir()
-
-    acme_update = engine.merge_scd1(
-        seeded, _source(("acme", "1", "h1-new", D, 2, "a2")), _spec(), retries=0
-    )
-    assert acme_update == MergeResult(inserted=0, updated=1, version=3)
-    assert _rows(engine.read(seeded), "client_id", "k", "v") == [
-        ("acme", "1", "a2"),
-        ("acme", "2", "b"),
-        ("globex", "1", "x"),
-        ("globex", "9", "y"),
-    ]
-    assert engine.history(seeded, limit=1)[0]["operationParameters"]["predicate"] == (
-        "client_id = 'acme'"
-    )
-
-
-def test_partition_value_with_a_quote(engine: DeltaRsEngine, silver: Path) -> None:
-    source = _source(("o'neil", "1", "h", D, 0, "v"))
-    spec = _spec("o'neil")
-    assert engine.merge_scd1(silver, source, spec, retries=0).inserted == 1
-    assert engine.merge_scd1(silver, source, spec, retries=0).committed is False
-    assert engine.read(silver, partition=("client_id", "o'neil")).num_rows == 1
-
-
-def test_source_rows_outside_the_partition_are_refused(engine: DeltaRsEngine, seeded: Path) -> None:
-    source = _source(("globex", "1", "g1", D, 0, "x"))
-    with pytest.raises(EngineError):
-        engine.merge_scd1(seeded, source, _spec("acme"), retries=0)
-        engine.merge_scd1(seeded, source, _spec("acme"), retries=0)
-
-
-# --- read and history ---------------------------------------------------------------------
-
-
-@pytest.fixture()
-def two_clients(engine: DeltaRsEngine, seeded: Path) -> Path:
-    engine.merge_scd1(
-        seeded,
-        _source(
-            ("globex", "1", "g1", D, 0, "x"),
-            ("globex", "2", "g2", D, 0, "y"),
-            ("globex", "3", "g3", D, 0, "z"),
-        ),
-        _spec("globex"),
-        retries=0,
-    )
-    return seeded
-
-
-def test_read_partition(engine: DeltaRsEngine, two_clients: Path) -> None:
-    globex = engine.read(two_clients, partition=("client_id", "globex"))
-    assert _rows(globex, "client_id", "k") == [("globex", "1"), ("globex", "2"), ("globex", "3")]
-    assert engine.read(two_clients, partition=("client_id", "initech")).num_rows == 0
-
-
-def test_read_key_filter(engine: DeltaRsEngine, two_clients: Path) -> None:
-    picked = engine.read(two_clients, key_filter=("k", ["1", "3", "404"]))
-    assert _rows(picked, "client_id", "k") == [("acme", "1"), ("globex", "1"), ("globex", "3")]
-    assert engine.read(two_clients, key_filter=("k", [])).num_rows == 0
-
-
-def test_read_partition_key_filter_and_columns(engine: DeltaRsEngine, two_clients: Path) -> None:
-    table = engine.read(
-        two_clients,
-        columns=["k", "v"],
-        partition=("client_id", "globex"),
-        key_filter=("k", ["2", "3"]),
-    )
-    assert table.schema.names == ["k", "v"]
-    assert _rows(table, "k", "v") == [("2", "y"), ("3", "z")]
-
-
-def test_history(engine: DeltaRsEngine, two_clients: Path) -> None:
-    history = engine.history(two_clients)
-    assert [(h["version"], h["operation"]) for h in history] == [
-        (2, "MERGE"),
-        (1, "MERGE"),
-        (0, "CREATE TABLE"),
-    ]
-    assert history[0]["operationMetrics"]["num_target_rows_inserted"] == 3
-    assert [h["version"] for h in engine.history(two_clients, limit=2)] == [2, 1]
+    data = pa.table({"client_id": ["acme"], "n": [1]})
+    for index in range(5):
+        write_deltalake(
+            str(bronze),
+            data,
+            mode="append",
+            commit_properties=CommitProperties(
+                app_transactions=[Transaction(f"file-{index}", 1)] if index in (0, 3) else None,
+                custom_metadata={"run_id": f"r{index}"},
+            ),
+        )
+    for app_id, version in (("file-0", 0), ("file-3", 3)):
+        commit = ENGINE.committed(bronze, app_id)
+        assert commit is not None
+        assert (commit.version, commit.app_id, commit.metadata) == (
+            version,
+            app_id,
+            {"run_id": f"r{version}"},
+        )
+    assert ENGINE.committed(bronze, "file-1") is None

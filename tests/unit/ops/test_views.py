@@ -21,6 +21,7 @@ from lakehouse.ops import (
     quarantine_reasons,
     silver_changes,
     table_history,
+    to_json,
 )
 
 D1, D2 = dt.date(2026, 1, 5), dt.date(2026, 1, 12)
@@ -154,7 +155,7 @@ def test_quarantine_reasons_are_counted_without_values(lake: Any, clients: Any) 
     assert [(r["reason"], r["rows"]) for r in only_b] == [("birth_date:invalid_date", 1)]
 
 
-def _silver(lake: Any) -> Any:
+def _silver(lake: Any, spark: Any) -> Any:
     path = lake.settings.table_path("silver", "members")
     schema = pa.schema(
         [
@@ -190,7 +191,11 @@ def _silver(lake: Any) -> Any:
             schema=schema,
         )
         lake.engine.merge_scd1(
-            path, data, spec, retries=1, metadata={"run_id": run, "source_file": "x"}
+            path,
+            spark.createDataFrame(data),
+            spec,
+            retries=1,
+            metadata={"run_id": run, "source_file": "x"},
         )
 
     merge(
@@ -201,8 +206,8 @@ def _silver(lake: Any) -> Any:
     return path
 
 
-def test_silver_changes_leave_pii_columns_out(lake: Any, clients: Any) -> None:
-    _silver(lake)
+def test_silver_changes_leave_pii_columns_out(lake: Any, clients: Any, spark: Any) -> None:
+    _silver(lake, spark)
     counts, sample = silver_changes(
         lake.settings, lake.engine, clients["acme"], starting_version=2, ending_version=2
     )
@@ -216,14 +221,18 @@ def test_silver_changes_leave_pii_columns_out(lake: Any, clients: Any) -> None:
     assert row["_source_file"] == "b.csv"
 
 
-def test_history_names_operation_run_and_metrics(lake: Any) -> None:
-    _silver(lake)
+def test_history_names_operation_run_and_metrics(lake: Any, spark: Any) -> None:
+    _silver(lake, spark)
     history = table_history(lake.settings, lake.engine, "silver", "members")
     assert [h["version"] for h in history] == [2, 1, 0]
     assert history[0]["operation"] == "MERGE" and history[0]["run_id"] == "run-2"
-    assert "updated=1" in history[0]["metrics"]
+    assert history[0]["source_file"] == "x" and history[0]["app_id"] is None
+    assert history[0]["metrics"] == "inserted=0 updated=1 deleted=0"
+    assert (history[0]["inserted"], history[0]["updated"], history[0]["deleted"]) == (0, 1, 0)
     assert history[1]["metrics"].startswith("inserted=2")
+    assert history[2]["operation"] == "CREATE TABLE" and history[2]["metrics"] == ""
     assert history[0]["timestamp"].tzinfo is not None
+    json.loads(to_json(history))  # what --json prints
     assert len(table_history(lake.settings, lake.engine, "silver", "members", limit=1)) == 1
 
 

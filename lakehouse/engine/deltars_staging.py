@@ -1,4 +1,7 @@
-"""Spark writes the Parquet files, delta-rs commits them: appends with no driver collect.
+"""delta-rs only: Spark writes the Parquet files, delta-rs commits them (no driver collect).
+
+Private to ``DeltaRsEngine.append_frame``; a delta-spark engine has Spark commit its own
+files and needs none of this.
 
 ``DataFrame.toArrow()`` gathers every row on the driver, so a file's memory cost grew with
 its size (and the driver copy cost ~30% of an ingest). Here executors write Parquet into a

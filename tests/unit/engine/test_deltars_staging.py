@@ -1,4 +1,5 @@
-"""Spark writes the files, delta-rs commits them: what readers then see."""
+"""delta-rs staging (``engine/deltars_staging.py``): Spark writes the files, delta-rs commits
+them; what readers then see."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse.engine.deltars import DeltaRsEngine
-from lakehouse.engine.spark_files import STAGING_DIR
+from lakehouse.engine.deltars_staging import STAGING_DIR
 
 ENGINE = DeltaRsEngine()
 
