@@ -15,19 +15,17 @@ if TYPE_CHECKING:  # pyspark is heavy to import; ops commands never need it
 __all__ = ["CommitRecord", "MergeResult", "MergeSpec", "TableEngine", "get_engine"]
 
 
-def get_engine(settings: Settings | str, spark: SparkSession | None = None) -> TableEngine:
+def get_engine(settings: Settings, spark: SparkSession | None = None) -> TableEngine:
     """The engine named by ``settings.engine``.
 
     Args:
-        settings: the run's settings. A bare engine name is still accepted for the callers
-            being moved under ``lakehouse/ingest/`` (issue 11); remove that once they pass
-            ``Settings``.
+        settings: the run's settings (``engine:`` names the engine).
         spark: the session, for engines that write through Spark (delta-rs does not need it).
 
     Raises:
         ConfigError: the engine is not available in this build.
     """
-    name = settings if isinstance(settings, str) else settings.engine
+    name = settings.engine
     if name == "delta-rs":
         from lakehouse.engine.deltars import DeltaRsEngine
 

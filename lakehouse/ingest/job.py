@@ -64,12 +64,13 @@ def build_job(
 
     keys.require(needed_purposes(clients.values()))
     faults = Faults.from_env()
+    spark = build_spark(settings)
     return Job(
-        spark=build_spark(settings),
+        spark=spark,
         settings=settings,
         clients=clients,
         keys=keys,
-        engine=get_engine(settings.engine),
+        engine=get_engine(settings, spark),
         run_id=run_id or new_run_id(),
         mode=mode,
         faults=faults,

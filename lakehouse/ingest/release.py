@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 
 def _last_audit_row(settings: Settings, file_name: str) -> dict[str, object]:
-    engine = get_engine(settings.engine)
+    engine = get_engine(settings)
     if not engine.exists(settings.audit_path):
         raise LakehouseError("no audit table yet", file=file_name, fix="run the ingest job first")
     audit = engine.read(settings.audit_path)

@@ -21,11 +21,6 @@ def test_delta_rs_needs_no_spark(tmp_path: Path) -> None:
     assert isinstance(engine, DeltaRsEngine) and engine.name == "delta-rs"
 
 
-def test_an_engine_name_is_still_accepted() -> None:
-    # Temporary: the callers being moved under lakehouse/ingest/ (issue 11) pass the name.
-    assert get_engine("delta-rs").name == "delta-rs"
-
-
 def test_delta_spark_is_refused_with_a_fix(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="engine 'delta-spark' is not available") as info:
         get_engine(_settings(tmp_path, "delta-spark"))
