@@ -113,21 +113,22 @@ def process_file(
         rows_quarantined = rows_read - rows_valid
         faults.reach("before_quarantine")
         with clock.stage("quarantine"):
-            invalid = validated.where(F.size(REASONS) > 0).select(
-                "client_id",
-                *[F.col(c.name + RAW_SUFFIX).alias(c.name) for c in client.columns],
-                CORRUPT_COLUMN,
-                REASONS,
-                *[c for c in raw.columns if c.startswith("_") and c != CORRUPT_COLUMN],
-            )
-            append_quarantine(
-                job.engine,
-                settings.table_path("quarantine", client.dataset),
-                quarantine_rows(invalid, client, job.keys, corrupt_column=CORRUPT_COLUMN),
-                client_id=client.client_id,
-                file_sha256=lineage.file_sha256,
-                run_id=job.run_id,
-            )
+            if rows_quarantined:  # a file without invalid rows writes nothing here
+                invalid = validated.where(F.size(REASONS) > 0).select(
+                    "client_id",
+                    *[F.col(c.name + RAW_SUFFIX).alias(c.name) for c in client.columns],
+                    CORRUPT_COLUMN,
+                    REASONS,
+                    *[c for c in raw.columns if c.startswith("_") and c != CORRUPT_COLUMN],
+                )
+                append_quarantine(
+                    job.engine,
+                    settings.table_path("quarantine", client.dataset),
+                    quarantine_rows(invalid, client, job.keys, corrupt_column=CORRUPT_COLUMN),
+                    client_id=client.client_id,
+                    file_sha256=lineage.file_sha256,
+                    run_id=job.run_id,
+                )
         faults.reach("after_quarantine")
         threshold = client.thresholds.max_invalid_ratio
         ratio = rows_quarantined / rows_read if rows_read else 0.0

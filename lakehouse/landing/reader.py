@@ -26,6 +26,8 @@ CORRUPT_COLUMN = "_corrupt_record"
 RECORD_COLUMN = "_record_number"
 _HEADER_PROBE_BYTES = 1024 * 1024
 _BYTES_PER_PARTITION = 64 * 1024 * 1024
+# Files up to this size are read in one task and not spread (fixed cost per file first).
+_SMALL_FILE_BYTES = 2 * 1024 * 1024
 _PARTITION_BITS = 33
 _MAX_COLUMNS = 100_000  # monotonically_increasing_id = partition index << 33 | row in partition
 
@@ -196,8 +198,11 @@ def read_landing_csv(spark: SparkSession, path: Path, client: ClientConfig) -> L
         F.monotonically_increasing_id().alias("_mid"),
     )
     try:
+        small = _small_single_split(spark, path)
         spread, records = _numbered_and_spread(
-            selected, multiline=client.file.multiline, partitions=_partitions(spark, path)
+            selected,
+            one_split=small or client.file.multiline,
+            partitions=None if small else _partitions(spark, path),
         )
     except Exception as exc:
         if "TextParsingException" not in str(exc):
@@ -224,24 +229,38 @@ def read_landing_csv(spark: SparkSession, path: Path, client: ClientConfig) -> L
     return LandingRead(frame=frame, ignored_headers=ignored, persisted=spread)
 
 
-def _numbered_and_spread(
-    selected: DataFrame, *, multiline: bool, partitions: int
-) -> tuple[DataFrame, int]:
-    """Record numbers, then the rows spread over the cores and persisted; the record count.
+def _small_single_split(spark: SparkSession, path: Path) -> bool:
+    """A small file that Spark reads as one split (one task): no larger than
+    ``_SMALL_FILE_BYTES``, ``spark.sql.files.openCostInBytes`` and ``maxPartitionBytes``
+    (below both, Spark's file source never splits a file)."""
+    conf = spark._jsparkSession.sessionState().conf()  # exact byte values, defaults included
+    limit = min(int(conf.filesOpenCostInBytes()), int(conf.filesMaxPartitionBytes()))
+    return path.stat().st_size <= min(limit, _SMALL_FILE_BYTES)
 
-    A quoted field may hold a newline, so a ``multiLine`` read is one split (one task, one
-    core): its ids are the records' positions, and the rows go straight to the shuffle that
-    spreads them (the shuffle spills; no single 10M-row cache block). Line-based reads come
-    in several splits and number their records from per-split counts first.
+
+def _numbered_and_spread(
+    selected: DataFrame, *, one_split: bool, partitions: int | None
+) -> tuple[DataFrame, int]:
+    """Record numbers, then the rows spread over ``partitions`` (None: left in place) and
+    persisted; the record count.
+
+    A read of one split (a ``multiLine`` read: a quoted field may hold a newline; or a small
+    file) numbers its records by position: one task, one core. A multiline file's rows go
+    straight to the shuffle that spreads them (the shuffle spills; no single 10M-row cache
+    block); a small file stays in its one partition, where a shuffle would cost more than it
+    spreads (one Spark job in all). Line-based reads of larger files come in several splits
+    and number their records from per-split counts first.
     """
     parsed = None
-    if multiline:
+    if one_split:
         in_split = F.col("_mid").bitwiseAND(F.lit((1 << _PARTITION_BITS) - 1))
         numbered = selected.withColumn(RECORD_COLUMN, in_split + F.lit(1)).drop("_mid")
     else:
         parsed = selected.persist(FILE_CACHE)
         numbered, _ = _with_record_numbers(parsed)
-    spread = numbered.repartition(partitions).persist(FILE_CACHE)
+    spread = (numbered if partitions is None else numbered.repartition(partitions)).persist(
+        FILE_CACHE
+    )
     try:
         # Materialised here, before the split copy is dropped; the count is the records'.
         return spread, spread.count()

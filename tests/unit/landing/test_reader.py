@@ -89,6 +89,33 @@ def test_record_numbers_are_dense_across_partitions(spark: SparkSession, tmp_pat
     assert sorted(pairs) == [(i, i) for i in range(1, 5001)]
 
 
+def test_a_small_file_is_read_in_one_task_and_one_spark_job(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    path = tmp_path / "small.csv"
+    path.write_text("a,b\n" + "".join(f"{i},x\n" for i in range(1, 301)), encoding="utf-8")
+    sc = spark.sparkContext
+    sc.setJobGroup("small-read", "small-read")
+    try:
+        read = read_landing_csv(spark, path, _client(["a", "b"], multiline=False))
+    finally:
+        sc.setJobGroup("other", "other")
+    # One action (the materialising count): no per-split count collected, no shuffle to
+    # spread the rows (they stay in the one partition they were read in).
+    tracker = sc.statusTracker()
+    names = [
+        stage.name
+        for job in tracker.getJobIdsForGroup("small-read")
+        for stage in map(tracker.getStageInfo, getattr(tracker.getJobInfo(job), "stageIds", []))
+        if stage is not None
+    ]
+    assert names and not [n for n in names if n.startswith("collect at")], names
+    assert read.frame.rdd.getNumPartitions() == 1
+    pairs = [(int(r["a"]), r[RECORD_COLUMN]) for r in read.frame.collect()]
+    read.release()
+    assert sorted(pairs) == [(i, i) for i in range(1, 301)]
+
+
 def test_other_delimiter_and_bom(spark: SparkSession, tmp_path: Path) -> None:
     path = tmp_path / "p.csv"
     path.write_bytes("\ufeffid|name\n1|Ann|\n2|Bo\n".encode())
