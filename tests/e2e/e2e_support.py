@@ -16,6 +16,8 @@ import pyarrow as pa
 from deltalake import DeltaTable
 
 if TYPE_CHECKING:
+    from lakehouse.audit import AuditRecord
+    from lakehouse.config.models import Settings
     from lakehouse.demo import DemoDataset
     from lakehouse.ingest.stream import RunResult
 
@@ -71,26 +73,72 @@ def spark_submit_env(workspace: Workspace, **extra: str) -> dict[str, str]:
     )
 
 
-def ingest_in_process(workspace: Workspace, keys: Mapping[str, str]) -> RunResult:
-    """What `spark-submit jobs/ingest.py` does, on this test process's warm Spark session.
+def _settings_in_process(workspace: Workspace) -> Settings:
+    """The job's settings for ``workspace``: conf/lakehouse.yaml and the workspace's
+    environment; the session's own Spark options are kept (a running JVM cannot take the
+    job's heap size)."""
+    from lakehouse.config import load_settings
 
-    Settings come from conf/lakehouse.yaml and the workspace's environment like the job's;
-    the session's own Spark options are kept (a running JVM cannot take the job's heap size).
-    Raises ``RunFailed`` when a file failed, as the job exits 1.
-    """
-    from lakehouse.config import load_clients, load_settings
-    from lakehouse.ingest.stream import run_ingest
-    from lakehouse.pii.keys import KeyRing
-
-    settings = load_settings(
+    return load_settings(
         REPO / "conf" / "lakehouse.yaml",
         environ=workspace.env(),
         overrides={"clients_dir": REPO / "clients", "spark": {}},
     )
+
+
+def ingest_in_process(workspace: Workspace, keys: Mapping[str, str]) -> RunResult:
+    """What `spark-submit jobs/ingest.py` does, on this test process's warm Spark session.
+
+    Raises ``RunFailed`` when a file failed, as the job exits 1.
+    """
+    from lakehouse.config import load_clients
+    from lakehouse.ingest.stream import run_ingest
+    from lakehouse.pii.keys import KeyRing
+
+    settings = _settings_in_process(workspace)
     clients = load_clients(settings.clients_dir)
     result = run_ingest(settings, clients, KeyRing.from_environment(keys))
     result.raise_for_failures()
     return result
+
+
+def release_in_process(workspace: Workspace, keys: Mapping[str, str], name: str) -> AuditRecord:
+    """What `lakehouse release --file NAME` does, on this test process's warm Spark."""
+    from lakehouse.config import load_clients
+    from lakehouse.ingest.release import release_file
+    from lakehouse.pii.keys import KeyRing
+
+    settings = _settings_in_process(workspace)
+    clients = load_clients(settings.clients_dir)
+    return release_file(settings, clients, KeyRing.from_environment(keys), name)
+
+
+def backfill_in_process(
+    workspace: Workspace, keys: Mapping[str, str], *, client_id: str, start: str, end: str
+) -> list[AuditRecord]:
+    """What `spark-submit jobs/backfill.py --client C --from S --to E` does (archive source),
+    on this test process's warm Spark. Raises ``RunFailed`` when a file failed."""
+    import datetime as dt
+
+    from lakehouse.backfill import plan_backfill
+    from lakehouse.config import load_clients
+    from lakehouse.engine import get_engine
+    from lakehouse.ingest.backfill import run_backfill
+    from lakehouse.pii.keys import KeyRing
+
+    settings = _settings_in_process(workspace)
+    clients = load_clients(settings.clients_dir)
+    plan = plan_backfill(
+        settings,
+        clients,
+        get_engine(settings),
+        client_id=client_id,
+        start=dt.date.fromisoformat(start),
+        end=dt.date.fromisoformat(end),
+    )
+    result = run_backfill(settings, clients, KeyRing.from_environment(keys), plan)
+    result.raise_for_failures()
+    return result.records
 
 
 @dataclass(frozen=True)

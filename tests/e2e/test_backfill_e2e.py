@@ -9,7 +9,8 @@ import shutil
 from collections import Counter
 
 import pytest
-from e2e_support import DemoLake, Workspace, run, spark_submit_env
+from e2e_support import DemoLake, Workspace, backfill_in_process, run, spark_submit_env
+from pyspark.sql import SparkSession
 
 pytestmark = pytest.mark.e2e
 
@@ -103,3 +104,27 @@ def test_second_identical_backfill_changes_no_table(
     assert len(new) == 5 and all(r["run_id"].startswith("backfill-") for r in new)
     assert sum(r["rows_inserted"] or 0 for r in new) == 0
     assert sum(r["rows_updated"] or 0 for r in new) == 0
+
+
+def test_a_backfill_killed_between_files_converges_on_the_next(
+    spark: SparkSession, lake: Workspace, key_env: dict[str, str]
+) -> None:
+    """Backfills end at the same commit point as the streaming run, with its fault points: a
+    backfill killed before its third file's audit row (that file's merge committed) leaves
+    two audited files; the next backfill converges on the same silver rows."""
+    expected = _silver_rows(lake, "acme")
+    before = {t: lake.version(t) for t in TABLES[:2]}
+    runs = {r["run_id"] for r in lake.table("audit/files").to_pylist()}
+    shutil.rmtree(lake.lake / "silver")
+    env = spark_submit_env(lake, **key_env, LAKEHOUSE_FAULT="before_audit#3")
+    crashed = run([*SUBMIT, *RANGE], env)
+    assert crashed.returncode != 0, crashed.stdout + crashed.stderr
+    audited = [r for r in lake.table("audit/files").to_pylist() if r["run_id"] not in runs]
+    assert len(audited) == 2  # the third file's merge committed, its audit row never came
+
+    records = backfill_in_process(
+        lake, dict(key_env), client_id="acme", start=RANGE[3], end=RANGE[5]
+    )
+    assert Counter(r.status for r in records) == {"SUCCESS": 4, "DUPLICATE": 1}
+    assert _silver_rows(lake, "acme") == expected
+    assert {t: lake.version(t) for t in TABLES[:2]} == before  # bronze/quarantine: once per SHA
