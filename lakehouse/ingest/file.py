@@ -69,7 +69,8 @@ def process_file(
         ingested_at=attempt.started_at,
     )
     with clock.stage("read"):
-        read = read_landing_csv(job.spark, path, client)
+        endings = scan.line_endings if scan is not None else None
+        read = read_landing_csv(job.spark, path, client, endings=endings)
         if scan is not None:
             # The read is materialised (cached) now: every later stage uses these rows.
             try:

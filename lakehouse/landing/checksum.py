@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lakehouse.errors import LakehouseError
+from lakehouse.landing.line_endings import EndingCounter, LineEndings
 from lakehouse.safe_files import open_regular
 
 __all__ = ["FileChangedDuringReadError", "FileScan", "scan_file", "sha256_file"]
@@ -31,6 +32,8 @@ class FileScan:
     device: int = 0
     inode: int = 0
     mtime_ns: int = 0
+    # Counted in the same pass: the reader needs them and need not read the file again.
+    line_endings: LineEndings | None = None
 
     def verify_unchanged(self, path: Path, *, rehash: bool = True) -> None:
         """Raise unless ``path`` is still the file that was hashed (same inode, size,
@@ -69,7 +72,7 @@ def _changed(path: Path) -> FileChangedDuringReadError:
 
 
 def scan_file(path: Path, encoding: str) -> FileScan:
-    """SHA-256 and a strict decode in ``encoding``, in one pass over the file.
+    """SHA-256, a strict decode in ``encoding`` and the line endings, in one pass over the file.
 
     Spark would decode invalid bytes to U+FFFD and carry on, so a Latin-1, UTF-16 or binary
     file sent as UTF-8 would be ingested as mojibake; this finds it first.
@@ -77,11 +80,13 @@ def scan_file(path: Path, encoding: str) -> FileScan:
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     offset, bad = 0, None
+    endings = EndingCounter()
     fd = open_regular(path)  # never through a link
     with os.fdopen(fd, "rb") as handle:
         before = os.fstat(fd)
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
+            endings.update(chunk)
             if bad is None:
                 try:
                     decoder.decode(chunk)
@@ -105,6 +110,7 @@ def scan_file(path: Path, encoding: str) -> FileScan:
         device=after.st_dev,
         inode=after.st_ino,
         mtime_ns=after.st_mtime_ns,
+        line_endings=endings.result(),
     )
 
 

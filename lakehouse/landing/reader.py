@@ -9,7 +9,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
@@ -18,6 +18,7 @@ from pyspark.sql import types as T
 
 from lakehouse.config.models import ClientConfig
 from lakehouse.errors import LandingFileError
+from lakehouse.landing.line_endings import LineEndings, count_line_endings, record_terminators
 from lakehouse.spark import FILE_CACHE
 
 __all__ = ["CORRUPT_COLUMN", "RECORD_COLUMN", "HeaderReject", "LandingRead", "read_landing_csv"]
@@ -38,6 +39,7 @@ class HeaderReject:
     MISSING_COLUMNS = "missing_columns"
     DUPLICATE_HEADER = "duplicate_header"
     UNPARSEABLE = "unparseable_csv"
+    MIXED_LINE_ENDINGS = "mixed_line_endings"
 
 
 @dataclass(frozen=True)
@@ -59,17 +61,6 @@ class _Layout:
     truncated_crlf: bool  # a CRLF file whose last terminator is a bare \r
 
 
-def _line_separator(probe: bytes) -> str | None:
-    newlines = probe.count(b"\n")
-    if newlines and probe.count(b"\r\n") == newlines:
-        # Consistently CRLF: say so, or Spark turns \r\n inside quoted values into \n.
-        # Mixed endings keep Spark's default, which splits on both.
-        return "\r\n"
-    if not newlines and b"\r" in probe:
-        return "\r"
-    return None
-
-
 def _ends_with_bare_cr(path: Path) -> bool:
     with path.open("rb") as handle:
         handle.seek(max(0, path.stat().st_size - 2))
@@ -77,15 +68,47 @@ def _ends_with_bare_cr(path: Path) -> bool:
     return tail.endswith(b"\r") and not tail.endswith(b"\r\n")
 
 
-def _read_layout(path: Path, client: ClientConfig) -> _Layout:
+def _record_separator(
+    path: Path, client: ClientConfig, endings: LineEndings | None
+) -> tuple[str | None, bool]:
+    """The separator Spark must split records on (None: its default, ``\n`` or ``\r\n``)
+    and whether the file is CRLF with its last terminator truncated to a bare ``\r``.
+
+    Raises:
+        LandingFileError: a ``multiLine`` file whose records end in more than one way.
+    """
+    counted = endings if endings is not None else count_line_endings(path)
+    truncated = bool(counted.crlf and counted.cr == 1 and _ends_with_bare_cr(path))
+    if truncated:  # "...,last\r<EOF>": a CRLF file whose final LF was lost
+        counted = replace(counted, cr=0)
+    if len(counted.kinds) > 1 and client.file.multiline:
+        # Bare \n inside quoted values of a CRLF file (a spreadsheet cell's line break) is
+        # data: only the terminators outside quotes decide.
+        counted = record_terminators(path, client.file)
+        if truncated:
+            counted = replace(counted, cr=max(0, counted.cr - 1))
+    kinds = counted.kinds
+    if len(kinds) > 1:
+        if not client.file.multiline:
+            return None, truncated  # Spark's line reader ends records at \n, \r\n and \r
+        raise LandingFileError(
+            "records end in more than one way ("
+            + ", ".join(repr(k).strip("'") for k in kinds)
+            + "); a multi-line CSV needs one record terminator",
+            reason=HeaderReject.MIXED_LINE_ENDINGS,
+            client=client.client_id,
+            file=path.name,
+        )
+    # Consistently CRLF: say so, or Spark turns \r\n inside quoted values into \n.
+    return {"\r\n": "\r\n", "\r": "\r"}.get(kinds[0] if kinds else "", None), truncated
+
+
+def _read_layout(path: Path, client: ClientConfig, endings: LineEndings | None) -> _Layout:
     with path.open("rb") as handle:
         probe = handle.read(_HEADER_PROBE_BYTES)
-    separator = _line_separator(probe)
-    return _Layout(
-        header=_parse_header(probe, path, client),
-        line_separator=separator,
-        truncated_crlf=separator == "\r\n" and _ends_with_bare_cr(path),
-    )
+    header = _parse_header(probe, path, client)
+    separator, truncated = _record_separator(path, client, endings)
+    return _Layout(header=header, line_separator=separator, truncated_crlf=truncated)
 
 
 def _parse_header(probe: bytes, path: Path, client: ClientConfig) -> list[str]:
@@ -98,7 +121,7 @@ def _parse_header(probe: bytes, path: Path, client: ClientConfig) -> list[str]:
         # The probe may end inside a multi-byte character; decode what is complete.
         text = probe.decode(encoding, errors="ignore")
     reader = csv.reader(
-        io.StringIO(text),
+        io.StringIO(text, newline=""),  # records may end in \r\n, \n or a bare \r
         delimiter=client.file.delimiter,
         quotechar=client.file.quote,
         doublequote=client.file.escape == client.file.quote,
@@ -117,13 +140,19 @@ def _parse_header(probe: bytes, path: Path, client: ClientConfig) -> list[str]:
         ) from exc
 
 
-def check_header(path: Path, client: ClientConfig) -> tuple[_Layout, tuple[str, ...]]:
+def check_header(
+    path: Path, client: ClientConfig, *, endings: LineEndings | None = None
+) -> tuple[_Layout, tuple[str, ...]]:
     """Return the file's layout and the headers it has that the client config does not use.
 
+    ``endings``: the file's line endings, if the checksum pass counted them (else they are
+    counted here).
+
     Raises:
-        LandingFileError: empty file, duplicate header names or configured columns missing.
+        LandingFileError: empty file, duplicate header names, configured columns missing, or
+            a multi-line file whose records end in more than one way.
     """
-    layout = _read_layout(path, client)
+    layout = _read_layout(path, client, endings)
     header = [h.strip() for h in layout.header]
     if not header or header == [""]:
         raise LandingFileError(
@@ -155,7 +184,9 @@ def check_header(path: Path, client: ClientConfig) -> tuple[_Layout, tuple[str, 
     return layout, tuple(h for h in header if h not in configured)
 
 
-def read_landing_csv(spark: SparkSession, path: Path, client: ClientConfig) -> LandingRead:
+def read_landing_csv(
+    spark: SparkSession, path: Path, client: ClientConfig, *, endings: LineEndings | None = None
+) -> LandingRead:
     """Parse ``path`` with the client's CSV options into canonical raw string columns.
 
     Output columns: one per configured column (canonical name, raw string), then
@@ -164,7 +195,7 @@ def read_landing_csv(spark: SparkSession, path: Path, client: ClientConfig) -> L
     Headers the config does not declare are not read into the lake: they may hold PII that
     nobody has classified.
     """
-    layout, ignored = check_header(path, client)
+    layout, ignored = check_header(path, client, endings=endings)
     header = [h.strip() for h in layout.header]
     positional = [f"_c{i}" for i in range(len(header))]
     schema = T.StructType(

@@ -115,12 +115,25 @@ def corpus() -> list[BadInput]:
         ),
         ("utf16", _csv(*_good(900)).decode().encode("utf-16"), None, Rejected("invalid_encoding")),
         (
+            # Spark's multi-line reader ends records at one separator: read anyway, records
+            # would merge or keep a stray \r. Rejected whole, with the reason.
             "mixed_line_endings",
             _csv(*_good(1000), end="\r\n").replace(b"\r\n", b"\n", 2),
             None,
-            Rows(3, 0),
+            Rejected("mixed_line_endings"),
         ),
         ("crlf", _csv(*_good(1100), end="\r\n"), None, Rows(3, 0)),
+        (
+            # A CRLF file whose quoted value holds a bare \n (a spreadsheet cell's line
+            # break): still three records, the break kept in the value.
+            "crlf_newline_in_quotes",
+            _csv(
+                *_good(1150, 2), GOOD_ROW.format(n=1152).replace(",Lee,", ',"Lee\nJr",'), end="\r\n"
+            ),
+            None,
+            Rows(3, 0),
+        ),
+        ("cr_only", _csv(*_good(1170), end="\r"), None, Rows(3, 0)),
         ("empty_file", b"", None, Rejected("empty_file")),
         ("header_only", _csv(), None, Rows(0, 0)),
         ("binary_garbage", bytes(range(256)) * 64, None, Rejected("invalid_encoding")),
