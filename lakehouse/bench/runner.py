@@ -1,7 +1,9 @@
 """``lakehouse bench`` / ``scripts/benchmark.py``: measure everything in one run.
 
-Writes ``<out>/results.json`` (keys: rows, floor_s, ingest_s, rows_per_s, floor_ratio,
+Writes ``<out>/results.json`` (keys: engine, rows, floor_s, ingest_s, rows_per_s, floor_ratio,
 replay_ratio, replay_new_versions, merge_scale_ratio, memory_ratio, peak_rss_mb, stages,
+small_file_s (median seconds of a demo-sized file, warm), noop_run_s (a run with nothing new,
+JVM start included),
 plus the details behind each) and the charts (``charts.py``). ``--quick`` runs the same
 code on small sizes: a smoke test of the benchmark, whose timings mean nothing.
 """
@@ -68,7 +70,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="landing file sizes of the memory case (default 500 2000; quick 0.5 2)",
     )
     parser.add_argument("--repeat", type=int, help="throughput runs to take the median of")
-    parser.add_argument("--skip", action="append", default=[], choices=["merge", "memory"])
+    parser.add_argument(
+        "--skip", action="append", default=[], choices=["merge", "memory", "small", "noop"]
+    )
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
@@ -78,7 +82,7 @@ def _ratio(numerator: float, denominator: float) -> float | None:
 def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     """Run every measurement and write results.json and the charts under ``args.out``."""
     from lakehouse.bench.charts import write_charts
-    from lakehouse.bench.scenarios import Bench, Workspace, memory_run, run_summary
+    from lakehouse.bench.scenarios import Bench, Workspace, memory_run, noop_run, run_summary
     from lakehouse.spark import build_spark
 
     sizes = (BenchSizes.quick if args.quick else BenchSizes.full)(
@@ -94,6 +98,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="lakehouse-bench-", dir=args.work) as scratch:
         work = Workspace(Path(scratch), conf)
+        engine = work.settings("spark").engine
         bench = Bench(
             spark=build_spark(work.settings("spark")),
             work=work,
@@ -105,6 +110,13 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         log.info("bench: throughput", extra={"rows": sizes.rows})
         throughput = bench.throughput(sizes.rows, sizes.repeat)
         memory, failures = [], {}
+        small, noop_s = None, None
+        if "small" not in args.skip:
+            log.info("bench: small files")
+            small = bench.small_files()
+            if "noop" not in args.skip:
+                log.info("bench: a run with nothing new")
+                noop_s = round(noop_run(work, "small"), 2)
         if "memory" not in args.skip:
             for index, target in enumerate(sizes.memory_bytes):
                 log.info("bench: memory", extra={"bytes": target})
@@ -125,6 +137,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     replay = throughput["replay"]
     ingest_s = throughput["ingest_s"]
     results: dict[str, Any] = {
+        "engine": engine,
         "rows": sizes.rows,
         "floor_s": throughput["floor_s"],
         "ingest_s": ingest_s,
@@ -140,6 +153,8 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         ),
         "peak_rss_mb": [m.peak_rss_mb for m in memory],
         "stages": throughput["stages"],
+        "small_file_s": small["median_s"] if small else None,
+        "noop_run_s": noop_s,
         "details": {
             "mode": "quick" if args.quick else "full",
             "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -153,6 +168,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
             "warmup_s": round(warmup_s, 2),
             "throughput": throughput,
             "merge": merge,
+            "small_files": small,
             "memory": [run_summary(m) for m in memory],
             "bench_wall_s": round(time.perf_counter() - started, 1),
             "failures": failures,

@@ -34,7 +34,7 @@ from lakehouse.errors import LakehouseError
 from lakehouse.ingest.stream import run_ingest
 from lakehouse.pii.keys import KEY_FILE_ENV, KeyRing, create_dev_key_file
 
-__all__ = ["Bench", "FileRun", "Workspace", "memory_run", "run_summary"]
+__all__ = ["Bench", "FileRun", "Workspace", "memory_run", "noop_run", "run_summary"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,8 @@ CLIENT = "bench"
 _CLIENT_YAML = Path(__file__).with_name("client.yaml")
 _TABLES: tuple[Literal["bronze", "quarantine", "silver"], ...] = ("bronze", "quarantine", "silver")
 _FIRST_DAY = dt.date(2026, 1, 5)
+# Rows of the demo's files (24-181 per file): what most clients send most days.
+SMALL_FILE_ROWS = (24, 60, 100, 181, 45, 130)
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,30 @@ class Bench:
             "records": [_summary(r) for r in records],
         }
 
+    def small_files(self, sizes: tuple[int, ...] = SMALL_FILE_ROWS) -> dict[str, Any]:
+        """Demo-sized files in one warm run: each file's own seconds (its audit row's start to
+        finish, every stage and the commit point), and their median."""
+        settings = self.work.settings("small")
+        for day, rows in enumerate(sizes):
+            members = population(rows, seed=self.seed + 100 + day)
+            self._drop(settings, members, day, invalid=self.invalid_share)
+        start = time.perf_counter()
+        records = self.ingest(settings, new_file=False)
+        wall = time.perf_counter() - start
+        done = [r for r in records if r.status in (Status.SUCCESS, Status.HELD)]
+        if len(done) != len(sizes):
+            raise LakehouseError(
+                f"small files not ingested: {[(r.status, r.reason) for r in records]}"
+            )
+        seconds = [(r.finished_at - r.started_at).total_seconds() for r in done if r.finished_at]
+        return {
+            "rows": list(sizes),
+            "files_s": [round(x, 3) for x in seconds],
+            "median_s": round(statistics.median(seconds), 3),
+            "run_s": round(wall, 2),
+            "stages": [dict(r.stage_seconds) for r in done],
+        }
+
     def merge_scale(self, bases: tuple[int, int], changes: int) -> dict[str, Any]:
         """Merge the same number of changed members into silver tables of two sizes."""
         cases = {}
@@ -225,14 +251,8 @@ class Bench:
         }
 
 
-def memory_run(work: Workspace, case: str, target_bytes: int, *, seed: int) -> FileRun:
-    """Ingest a ``target_bytes`` file with the real CLI in a child process; sample its tree."""
-    settings = work.settings(case)
-    rows = max(1, target_bytes // 91)  # ~91 bytes per generated record
-    members = population(rows, seed=seed)
-    path = settings.landing_dir / file_name(CLIENT, _day(0))
-    size = write_file(members, path, invalid_share=0.05, seed=seed)
-    del members
+def _ingest_command(work: Workspace, settings: Settings) -> tuple[list[str], dict[str, str]]:
+    """The real ``lakehouse ingest`` for this case's lake, as a child process would run it."""
     command = [
         sys.executable,
         "-m",
@@ -251,6 +271,30 @@ def memory_run(work: Workspace, case: str, target_bytes: int, *, seed: int) -> F
     if work.conf is not None:
         command += ["--conf", str(work.conf)]
     env = {**os.environ, KEY_FILE_ENV: str(work.key_file), "LAKEHOUSE_ARCHIVE_MODE": "move"}
+    return command, env
+
+
+def noop_run(work: Workspace, case: str) -> float:
+    """Wall seconds of the real ``lakehouse ingest`` in a child process on ``case``'s lake
+    when nothing is new: JVM start, Spark session, the streams finding no file, exit."""
+    command, env = _ingest_command(work, work.settings(case, fresh=False))
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, stdout=subprocess.PIPE, text=True, check=False)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0 or json.loads(done.stdout or "[]"):
+        raise LakehouseError(f"no-op run was not one (exit {done.returncode}): {done.stdout[:300]}")
+    return seconds
+
+
+def memory_run(work: Workspace, case: str, target_bytes: int, *, seed: int) -> FileRun:
+    """Ingest a ``target_bytes`` file with the real CLI in a child process; sample its tree."""
+    settings = work.settings(case)
+    rows = max(1, target_bytes // 91)  # ~91 bytes per generated record
+    members = population(rows, seed=seed)
+    path = settings.landing_dir / file_name(CLIENT, _day(0))
+    size = write_file(members, path, invalid_share=0.05, seed=seed)
+    del members
+    command, env = _ingest_command(work, settings)
     child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
     # Rooted at the child from the first sample: the benchmark's own process tree (its warm
     # Spark session) must never count.

@@ -15,6 +15,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 KEYS = {
     "rows", "floor_s", "ingest_s", "rows_per_s", "floor_ratio", "replay_ratio",
     "replay_new_versions", "merge_scale_ratio", "memory_ratio", "peak_rss_mb", "stages",
+    "engine", "small_file_s", "noop_run_s",
 }  # fmt: skip
 
 
@@ -53,6 +54,11 @@ def test_quick_benchmark_writes_results_and_charts(tmp_path: Path) -> None:
         assert case["change"]["audit"]["rows_updated"] == merge["changes"]
         assert case["change"]["audit"]["rows_inserted"] == 0
     assert set(results["stages"]) == {"read", "bronze", "validate", "quarantine", "silver"}
+    assert results["engine"] == "delta-rs"
+    small = results["details"]["small_files"]
+    assert len(small["files_s"]) == len(small["rows"]) == 6
+    assert results["small_file_s"] == small["median_s"] > 0
+    assert results["noop_run_s"] > 0
     assert all(m > 0 for m in results["peak_rss_mb"]) and len(results["peak_rss_mb"]) == 2
     for chart in ("throughput.png", "memory.png", "stages.png"):
         assert (out / chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
