@@ -57,6 +57,10 @@ BASE_CONF: dict[str, str] = {
     # pandera's per-batch cost made 50k-row Arrow batches 1.6x faster than 10k.
     "spark.sql.codegen.wholeStage": "false",
     "spark.sql.execution.arrow.maxRecordsPerBatch": "50000",
+    # PySpark's daemon with one change: a reused worker's per-task gc.collect() stops walking
+    # the ~140k objects of pandas/pandera/polars once they are imported (gc.freeze); measured
+    # on cold runs in DesignDoc.md, "Testing" > "Cold start of one spark-submit".
+    "spark.python.daemon.module": "lakehouse.spark_daemon",
 }
 
 LOG4J_CONF = Path(__file__).parent / "resources" / "log4j2.properties"

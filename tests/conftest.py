@@ -36,7 +36,12 @@ TEST_KEY = bytes(range(32, 64))
 # starts): the C1 compiler only and the serial collector. On 2 cores, C2 compilation and G1's
 # threads compete with the work itself; a one-file spark-submit ran ~2x faster with these
 # (DesignDoc.md, "Testing"). They change no result. A JAVA_TOOL_OPTIONS of your own wins.
-TEST_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+# Spark reads spark.* system properties into its conf: on the suite's tiny files, interpreted
+# expressions beat compiling each projection with Janino on a cold JVM (test-only: on large
+# files generated code pays for itself; "Cold start of one spark-submit" in DesignDoc.md).
+TEST_JVM_OPTIONS = (
+    "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Dspark.sql.codegen.factoryMode=NO_CODEGEN"
+)
 
 
 @pytest.fixture(scope="session")

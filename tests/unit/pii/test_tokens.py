@@ -217,14 +217,18 @@ def test_key_never_in_query_execution(spark: SparkSession, key_name: str) -> Non
 def test_key_never_in_explain(
     spark: SparkSession, capsys: pytest.CaptureFixture[str], mode: str
 ) -> None:
-    # lakehouse turns whole-stage codegen off (faster here); a deployment may turn it back
-    # on, and the generated code must not show the key either.
-    previous = spark.conf.get("spark.sql.codegen.wholeStage")
-    spark.conf.set("spark.sql.codegen.wholeStage", "true")
+    # lakehouse turns whole-stage codegen off (faster here) and the test JVMs interpret
+    # expressions (NO_CODEGEN, tests/conftest.py); a deployment may turn codegen back on,
+    # and the generated code must not show the key either.
+    settings = {"spark.sql.codegen.wholeStage": "true", "spark.sql.codegen.factoryMode": "FALLBACK"}
+    previous = {key: spark.conf.get(key) for key in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
     try:
         _tokenised(spark, KEY_32).explain(mode=mode)
     finally:
-        spark.conf.set("spark.sql.codegen.wholeStage", previous)
+        for key, value in previous.items():
+            spark.conf.set(key, value)
     printed = capsys.readouterr().out
     assert "member_id" in printed
     for spelling in _key_spellings(KEY_32):

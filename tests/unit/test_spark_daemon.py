@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import gc
+import sys
+import types
+from collections.abc import Iterator
+
+import pytest
+from pyspark.sql import SparkSession
+
+from lakehouse import spark_daemon
+from lakehouse.spark import BASE_CONF
+
+
+@pytest.fixture()
+def unfrozen() -> Iterator[None]:
+    yield
+    gc.unfreeze()
+
+
+def test_a_task_that_imported_modules_freezes_what_survived(
+    monkeypatch: pytest.MonkeyPatch, unfrozen: None
+) -> None:
+    def task(sock: object, authenticated: bool) -> int:
+        monkeypatch.setitem(sys.modules, "lakehouse_fake_import", types.ModuleType("fake"))
+        return 0
+
+    monkeypatch.setattr(spark_daemon, "_run_task", task)
+    gc.unfreeze()
+    assert spark_daemon._worker(None, True) == 0  # type: ignore[arg-type]
+    assert gc.get_freeze_count() > 0
+
+
+def test_a_task_without_imports_freezes_nothing(
+    monkeypatch: pytest.MonkeyPatch, unfrozen: None
+) -> None:
+    monkeypatch.setattr(spark_daemon, "_run_task", lambda sock, authenticated: 3)
+    gc.unfreeze()
+    assert spark_daemon._worker(None, False) == 3  # type: ignore[arg-type]
+    assert gc.get_freeze_count() == 0
+
+
+def test_the_session_runs_its_python_workers_through_this_daemon(spark: SparkSession) -> None:
+    assert BASE_CONF["spark.python.daemon.module"] == "lakehouse.spark_daemon"
+    assert spark.sparkContext.getConf().get("spark.python.daemon.module") == spark_daemon.__name__
+    counts = spark.sparkContext.parallelize(range(4), 2).map(lambda _: gc.get_freeze_count())
+    assert len(counts.collect()) == 4  # workers start and answer
