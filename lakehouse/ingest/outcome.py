@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING
 
 from lakehouse.alerts import Alert, AlertKind, send
@@ -113,20 +113,8 @@ def outcome_record(
     job: Job, attempt: FileAttempt, outcome: FileOutcome, clock: StageClock | None = None
 ) -> AuditRecord:
     record = _record(job, attempt, clock)
-    for name in (
-        "status",
-        "reason",
-        "rows_read",
-        "rows_valid",
-        "rows_quarantined",
-        "rows_inserted",
-        "rows_updated",
-        "rows_unchanged",
-        "rows_stale",
-        "silver_version",
-        "phi_redactions",
-    ):
-        setattr(record, name, getattr(outcome, name))
+    for item in fields(FileOutcome):  # every outcome field is an audit column of that name
+        setattr(record, item.name, getattr(outcome, item.name))
     record.finished_at = dt.datetime.now(dt.UTC)
     return record
 
