@@ -98,9 +98,10 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="lakehouse-bench-", dir=args.work) as scratch:
         work = Workspace(Path(scratch), conf)
-        engine = work.settings("spark").engine
+        spark_settings = work.settings("spark")
+        engine = spark_settings.engine
         bench = Bench(
-            spark=build_spark(work.settings("spark")),
+            spark=build_spark(spark_settings),
             work=work,
             seed=args.seed,
             invalid_share=args.invalid_share,
