@@ -85,27 +85,52 @@ class Run:
     wall_s: float
     cpu_s: float
     returncode: int
+    cpu_by_role: dict[str, float]
     processes: Counter[str]
 
 
-def _tree_cpu(session: int, done: threading.Event, result: list[float]) -> None:
+def _role(pid: int, cmdlines: dict[int, str], parents: dict[int, int]) -> str:
+    """What a process of the job's tree is: the JVM, the Python driver, PySpark's daemon, a
+    Python worker (a fork of the daemon, same command line) or something Hadoop forked."""
+    command = cmdlines.get(pid, "")
+    if command.startswith("java") or "/java" in command.split(" ", 1)[0]:
+        return "jvm"
+    if "jobs/ingest.py" in command:
+        return "driver"
+    if "daemon" in command:
+        parent = cmdlines.get(parents.get(pid, -1), "")
+        return "worker" if parent == command else "daemon"
+    return "other"
+
+
+def _tree_cpu(session: int, done: threading.Event, result: list[Counter[str]]) -> None:
     """CPU seconds of every process in ``session`` (the job's JVM, driver, daemon, workers),
-    sampled from /proc: PySpark's daemon ignores SIGCHLD, so its workers' CPU never reaches
-    ``getrusage``. Processes shorter than a sample (Hadoop's ``chmod`` forks) are missed."""
+    sampled from /proc, by role: PySpark's daemon ignores SIGCHLD, so its workers' CPU never
+    reaches ``getrusage``. Processes shorter than a sample (Hadoop's ``chmod`` forks) are
+    missed."""
     tick = os.sysconf("SC_CLK_TCK")
     last: dict[int, float] = {}
+    cmdlines: dict[int, str] = {}
+    parents: dict[int, int] = {}
     while not done.wait(0.2):
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
             try:
                 stat = (entry / "stat").read_text()
+                raw = (entry / "cmdline").read_bytes()  # re-read: spark-submit execs java
             except OSError:
                 continue
             fields = stat[stat.rindex(")") + 2 :].split()
             if int(fields[3]) == session:  # fields[3]: session id
                 last[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
-    result.append(sum(last.values()))
+                if raw:
+                    cmdlines[int(entry.name)] = raw.replace(b"\0", b" ").decode(errors="replace")
+                parents[int(entry.name)] = int(fields[1])
+    roles: Counter[str] = Counter()
+    for pid, seconds in last.items():
+        roles[_role(pid, cmdlines, parents)] += seconds
+    result.append(roles)
 
 
 def _write_landing(landing: Path) -> None:
@@ -167,7 +192,8 @@ def run_once(name: str, variant: Variant, *, trace: bool, logs: Path | None = No
         wall = time.perf_counter() - started
         done.set()
         sampler.join()
-        cpu = cpu_result[0]
+        roles = cpu_result[0]
+        cpu = sum(roles.values())
         result = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
         if logs is not None:
             logs.mkdir(parents=True, exist_ok=True)
@@ -180,7 +206,8 @@ def run_once(name: str, variant: Variant, *, trace: bool, logs: Path | None = No
                 match = _EXECVE.search(line)
                 if match and "ENOENT" not in line:
                     processes[match.group(1).rsplit("/", 1)[-1]] += 1
-        return Run(name, wall, cpu, result.returncode, processes)
+        by_role = {k: round(v, 1) for k, v in sorted(roles.items())}
+        return Run(name, wall, cpu, result.returncode, by_role, processes)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -211,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(run)
             _say(
                 f"round {round_ + 1} {name:24} wall {run.wall_s:6.1f} s  cpu {run.cpu_s:6.1f} s"
-                f"  rc {run.returncode}"
+                f"  rc {run.returncode}  {run.cpu_by_role}"
             )
             if args.strace:
                 _say(f"   processes: {dict(run.processes.most_common(8))}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 from hypothesis import settings as hypothesis_settings
+from jvm_archive import CLASS_ARCHIVE, TRAINING_THREAD, JvmClassArchive
 from pyspark.sql import SparkSession
 
 from lakehouse.config import load_clients
@@ -42,6 +44,10 @@ TEST_KEY = bytes(range(32, 64))
 TEST_JVM_OPTIONS = (
     "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Dspark.sql.codegen.factoryMode=NO_CODEGEN"
 )
+# The session's own JVM lives for the whole run and does every in-process test's work: there
+# the C2 compiler pays for itself (the demo's first wave, warm: 15.4 s with C1 only, 12.6 s
+# with C2; DesignDoc.md, "Testing"). Later flags win over JAVA_TOOL_OPTIONS.
+SESSION_JVM_OPTIONS = "-XX:TieredStopAtLevel=4"
 
 
 @pytest.fixture(scope="session")
@@ -51,13 +57,20 @@ def spark() -> Iterator[SparkSession]:
     for key, value in {
         **BASE_CONF,
         "spark.sql.shuffle.partitions": "2",
-        "spark.driver.extraJavaOptions": driver_java_options(),
+        "spark.driver.extraJavaOptions": " ".join(
+            filter(None, [driver_java_options(), _session_jvm_options()])
+        ),
     }.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+def _session_jvm_options() -> str:
+    """SESSION_JVM_OPTIONS, unless JAVA_TOOL_OPTIONS are your own."""
+    return SESSION_JVM_OPTIONS if os.environ.get("JAVA_TOOL_OPTIONS") == TEST_JVM_OPTIONS else ""
 
 
 @pytest.fixture(scope="session")
@@ -97,6 +110,8 @@ def _count_processes() -> None:
 
     def counting(self: subprocess.Popen[Any], args: Any, *rest: Any, **kwargs: Any) -> None:
         test = os.environ.get("PYTEST_CURRENT_TEST", "")
+        if threading.current_thread().name == TRAINING_THREAD:
+            test = "(the JVM class archive's training run)"
         if test:
             argv = [args] if isinstance(args, str | os.PathLike) else list(args)
             kind = "spark" if _starts_spark([str(a) for a in argv]) else "other"
@@ -111,6 +126,22 @@ def pytest_configure(config: pytest.Config) -> None:
     # Before any JVM starts: children inherit the environment, the session's JVM included.
     os.environ.setdefault("JAVA_TOOL_OPTIONS", TEST_JVM_OPTIONS)
     _count_processes()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # Only a run with end-to-end tests pays for the archive; options of your own win.
+    if "SPARK_SUBMIT_OPTS" in os.environ:
+        return
+    if any(Path(item.path).is_relative_to(REPO / "tests" / "e2e") for item in session.items):
+        archive = JvmClassArchive(Path(tempfile.mkdtemp(prefix="lakehouse-cds-")))
+        archive.start()
+        session.config.stash[CLASS_ARCHIVE] = archive
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    archive = config.stash.get(CLASS_ARCHIVE, None)
+    if archive is not None:
+        archive.close()
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import gc
+import importlib.util
+import subprocess
 import sys
 import types
 from collections.abc import Iterator
@@ -45,3 +47,20 @@ def test_the_session_runs_its_python_workers_through_this_daemon(spark: SparkSes
     assert spark.sparkContext.getConf().get("spark.python.daemon.module") == spark_daemon.__name__
     counts = spark.sparkContext.parallelize(range(4), 2).map(lambda _: gc.get_freeze_count())
     assert len(counts.collect()) == 4  # workers start and answer
+
+
+def test_every_preloaded_module_exists() -> None:
+    """A typo in PRELOAD would pass silently (missing modules are skipped): each must import."""
+    missing = [name for name in spark_daemon.PRELOAD if importlib.util.find_spec(name) is None]
+    assert not missing
+
+
+def test_preload_leaves_the_modules_loaded_and_frozen() -> None:
+    script = (
+        "import gc, sys; from lakehouse import spark_daemon; spark_daemon._preload(); "
+        "print(all(n in sys.modules for n in spark_daemon.PRELOAD), gc.get_freeze_count() > 0)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.split() == ["True", "True"]

@@ -1,0 +1,98 @@
+"""One JVM class archive for the suite's cold JVMs (started by tests/conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from lakehouse.config import load_clients
+
+REPO = Path(__file__).resolve().parents[2]
+TRAINING_THREAD = "jvm-class-archive-training"
+
+
+class JvmClassArchive:
+    """A dynamic CDS archive (``-XX:ArchiveClassesAtExit``) of the classes a cold
+    ``spark-submit jobs/ingest.py`` loads, for every later ``spark-submit`` of the session.
+
+    A cold JVM spends about a fifth of its CPU finding, parsing and verifying ~15k classes in
+    Spark's jars; mapped from the archive they are ready at once (a one-wave run: JVM CPU
+    22.4 s -> 18.4 s; DesignDoc.md, "Testing"). One training run builds it, in the background
+    while the unit tests run (``testpaths`` puts them first); ``tests/e2e`` waits for it and
+    hands ``-XX:SharedArchiveFile`` to the JVMs its tests start (``SPARK_SUBMIT_OPTS``: the
+    driver JVM only, not spark-submit's launcher, which has another class path). The archive
+    changes no result; a failed training run only costs the speed-up (a warning says why).
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.path = folder / "spark-classes.jsa"
+        self._thread = threading.Thread(target=self._train, name=TRAINING_THREAD, daemon=True)
+        self._process: subprocess.Popen[str] | None = None
+        self._closed = threading.Event()
+        self.failure: str | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def option(self, timeout: float = 600) -> str | None:
+        """``-XX:SharedArchiveFile=...`` once the archive is written, or None if it failed."""
+        self._thread.join(timeout)
+        if self._thread.is_alive() or not self.path.is_file():
+            return None
+        return f"-XX:SharedArchiveFile={self.path}"
+
+    def close(self) -> None:
+        self._closed.set()
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+        self._thread.join(60)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _train(self) -> None:
+        import pyspark
+
+        from lakehouse.demo import build_demo
+
+        try:
+            landing, lake = self.folder / "landing", self.folder / "lake"
+            build_demo(load_clients(REPO / "clients"), members_per_client=100).write(
+                landing, waves=[1]
+            )
+            env = {k: v for k, v in os.environ.items() if not k.startswith("LAKEHOUSE_")}
+            env.update(
+                PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+                SPARK_HOME=str(Path(pyspark.__file__).parent),
+                PYSPARK_PYTHON=sys.executable,
+                SPARK_SUBMIT_OPTS=f"-XX:ArchiveClassesAtExit={self.path}",
+                LAKEHOUSE_LAKE_ROOT=str(lake),
+                LAKEHOUSE_LANDING_DIR=str(landing),
+                # Throw-away keys for a throw-away lake (the same shapes as the suite's).
+                LAKEHOUSE_TOKEN_KEY=os.urandom(32).hex(),
+                LAKEHOUSE_ENCRYPT_KEY=os.urandom(32).hex(),
+                LAKEHOUSE_SIV_KEY=os.urandom(32).hex(),
+            )
+            if self._closed.is_set():
+                return
+            self._process = subprocess.Popen(
+                ["spark-submit", "--master", "local[2]", "jobs/ingest.py"],
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            output, _ = self._process.communicate(timeout=600)
+            if self._process.returncode != 0 or not self.path.is_file():
+                self.failure = f"exit {self._process.returncode}: {output[-2000:]}"
+        except Exception as error:  # noqa: BLE001 (an optimisation: record why, never fail)
+            self.failure = repr(error)
+
+
+CLASS_ARCHIVE = pytest.StashKey[JvmClassArchive]()
