@@ -1,5 +1,6 @@
-"""Backfills as users run them: `spark-submit jobs/backfill.py`, `scripts/run_pipeline.sh
---backfill` and `lakehouse backfill`, on a copy of the demo lake. Silver is rebuilt from the
+"""Backfills as users run them: `scripts/run_pipeline.sh --backfill` (which runs
+`spark-submit jobs/backfill.py`), killed `spark-submit jobs/backfill.py` runs, and the job's
+own code in-process, on a copy of the demo lake. Silver is rebuilt from the
 archive, a second identical backfill changes no table, and a dry run writes nothing. The bronze
 source is covered by tests/unit/ops/test_backfill.py (the rebuilt file reads back identical)."""
 
@@ -74,7 +75,9 @@ def test_lost_silver_is_rebuilt_from_the_archive(lake: Workspace, key_env: dict[
     globex = _silver_rows(lake, "globex")
     before = {t: lake.version(t) for t in TABLES[:2]}
     shutil.rmtree(lake.lake / "silver")
-    result = run([*SUBMIT, *RANGE], spark_submit_env(lake, **key_env))
+    result = run(
+        ["./scripts/run_pipeline.sh", "--backfill", *RANGE], spark_submit_env(lake, **key_env)
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "progress=5/5" in output  # one progress line per file
@@ -91,14 +94,12 @@ def test_lost_silver_is_rebuilt_from_the_archive(lake: Workspace, key_env: dict[
 
 
 def test_second_identical_backfill_changes_no_table(
-    lake: Workspace, key_env: dict[str, str]
+    spark: SparkSession, lake: Workspace, key_env: dict[str, str]
 ) -> None:
+    """The job's own code on this session's Spark: the script's path ran in the test above."""
     before = _versions(lake)
     runs = {r["run_id"] for r in lake.table("audit/files").to_pylist()}
-    result = run(
-        ["./scripts/run_pipeline.sh", "--backfill", *RANGE], spark_submit_env(lake, **key_env)
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    backfill_in_process(lake, dict(key_env), client_id="acme", start=RANGE[3], end=RANGE[5])
     assert _versions(lake) == before
     new = [r for r in lake.table("audit/files").to_pylist() if r["run_id"] not in runs]
     assert len(new) == 5 and all(r["run_id"].startswith("backfill-") for r in new)
