@@ -78,11 +78,14 @@ def bronze_app_id(file_sha256: str) -> str:
     return f"lakehouse:bronze:{file_sha256}"
 
 
-def append_bronze(engine: TableEngine, path: Path, df: DataFrame, lineage: Lineage) -> bool:
+def append_bronze(
+    engine: TableEngine, path: Path, df: DataFrame, lineage: Lineage, *, rows: int | None = None
+) -> bool:
     """Append a file's raw rows unless this file content is already in bronze.
 
     The commit carries the app id ``lakehouse:bronze:<sha256>``, and the engine makes a repeat
-    of it a no-op. Returns True when rows were appended.
+    of it a no-op. ``rows``: the file's row count, if known (see ``append_frame``). Returns
+    True when rows were appended.
     """
     return engine.append_frame(
         path,
@@ -90,4 +93,5 @@ def append_bronze(engine: TableEngine, path: Path, df: DataFrame, lineage: Linea
         partition=("client_id", lineage.client_id),
         app_id=bronze_app_id(lineage.file_sha256),
         metadata={"run_id": lineage.run_id, "source_file": lineage.source_file},
+        rows=rows,
     )

@@ -35,13 +35,16 @@ def append_quarantine(
     client_id: str,
     file_sha256: str,
     run_id: str,
+    rows: int | None = None,
 ) -> bool:
     """Append once per file content (app id ``lakehouse:quarantine:<sha256>``; the engine
-    makes a repeat a no-op). Returns True when rows were appended."""
+    makes a repeat a no-op). ``rows``: how many rows ``df`` holds, if known (see
+    ``append_frame``). Returns True when rows were appended."""
     return engine.append_frame(
         path,
         df,
         partition=("client_id", client_id),
         app_id=f"lakehouse:quarantine:{file_sha256}",
         metadata={"run_id": run_id},
+        rows=rows,
     )

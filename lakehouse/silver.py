@@ -150,6 +150,7 @@ def merge_silver(
                 app_id=app_id,
                 configuration=CDF_ON,
                 metadata={**metadata, "rows_inserted": str(planned)},
+                rows=planned,
             )
             inserted, updated, version = planned, 0, engine.version(path)
         else:

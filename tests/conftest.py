@@ -162,5 +162,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             f"{module:58} {_module_tests[module]:5d} {seconds:7.1f} "
             f"{processes['spark']:5d} {processes['other']:5d}"
         )
+    for module in sorted(set(_module_processes) - set(_module_seconds)):  # outside any test
+        processes = _module_processes[module]
+        write(f"{module:58} {0:5d} {0.0:7.1f} {processes['spark']:5d} {processes['other']:5d}")
     write("(spark: processes that start a JVM, the test session's own Spark included)")
     write(f"pytest wall time: {time.monotonic() - _started:.0f} s")

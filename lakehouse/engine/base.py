@@ -115,6 +115,7 @@ class TableEngine(Protocol):
         app_id: str | None = None,
         configuration: Mapping[str, str] | None = None,
         metadata: Mapping[str, str] | None = None,
+        rows: int | None = None,
     ) -> bool:
         """Append a Spark frame without collecting it on the driver (executors write the
         files; one commit adds them). Nothing is committed when ``df`` has no rows.
@@ -122,6 +123,10 @@ class TableEngine(Protocol):
         ``partition=(column, value)``: every row of ``df`` has ``column == value`` (one
         client's file), and the table is partitioned by ``column``. A row with another value
         fails the write instead of being filed under the wrong partition.
+
+        ``rows``: how many rows ``df`` holds, when the caller already knows (a file's row
+        count). An engine may collect a frame that small and write it itself, where a Spark
+        write job would cost more than the rows; the table and the commit are the same.
 
         ``app_id`` as in ``append``: a repeat commits nothing. Returns True when a commit was
         made.

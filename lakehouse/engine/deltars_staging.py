@@ -34,7 +34,7 @@ from lakehouse.errors import EngineError
 if TYPE_CHECKING:  # pyspark is heavy to import; ops commands never need it
     from pyspark.sql import DataFrame
 
-__all__ = ["STAGING_DIR", "commit_spark_files", "write_staged"]
+__all__ = ["STAGING_DIR", "commit_spark_files", "nullable_type", "write_staged"]
 
 STAGING_DIR = "_staging"  # "_" prefix: ignored by Delta readers and by vacuum
 _STATS_MAX_CHARS = 64  # longer strings get no min/max (a truncated max would be wrong)
@@ -120,11 +120,12 @@ def _stats(path: Path) -> tuple[int, str]:
     return meta.num_rows, json.dumps(stats)
 
 
-def _nullable_type(kind: pa.DataType) -> pa.DataType:
+def nullable_type(kind: pa.DataType) -> pa.DataType:
+    """``kind`` with every nested field (list item, struct field) nullable."""
     if pa.types.is_list(kind):
-        return pa.list_(_nullable_type(kind.value_type))
+        return pa.list_(nullable_type(kind.value_type))
     if pa.types.is_struct(kind):
-        return pa.struct([pa.field(f.name, _nullable_type(f.type)) for f in kind])
+        return pa.struct([pa.field(f.name, nullable_type(f.type)) for f in kind])
     return kind
 
 
@@ -135,7 +136,7 @@ def _delta_schema(files: list[Path], partition_by: Sequence[str]) -> pa.Schema:
     that a later file (or an added column's old rows) could violate.
     """
     schema = pq.read_schema(files[0])
-    fields = [pa.field(f.name, _nullable_type(f.type)) for f in schema]
+    fields = [pa.field(f.name, nullable_type(f.type)) for f in schema]
     fields += [pa.field(name, pa.string()) for name in partition_by if name not in schema.names]
     return pa.schema(fields)
 

@@ -97,6 +97,7 @@ def process_file(
                 settings.table_path("bronze", client.dataset),
                 bronze_rows(raw, client, job.keys, corrupt_column=CORRUPT_COLUMN),
                 lineage,
+                rows=read.rows,
             )
         faults.reach("after_bronze")
         with clock.stage("validate"):
@@ -129,6 +130,7 @@ def process_file(
                     client_id=client.client_id,
                     file_sha256=lineage.file_sha256,
                     run_id=job.run_id,
+                    rows=rows_quarantined,
                 )
         faults.reach("after_quarantine")
         threshold = client.thresholds.max_invalid_ratio

@@ -49,6 +49,7 @@ class LandingRead:
     frame: DataFrame
     ignored_headers: tuple[str, ...]
     persisted: DataFrame
+    rows: int  # records in the file (the read counted them)
 
     def release(self) -> None:
         self.persisted.unpersist()
@@ -257,7 +258,7 @@ def read_landing_csv(
                     F.col(RECORD_COLUMN) == records, F.regexp_replace(last, "\r$", "")
                 ).otherwise(F.col(last)),
             )
-    return LandingRead(frame=frame, ignored_headers=ignored, persisted=spread)
+    return LandingRead(frame=frame, ignored_headers=ignored, persisted=spread, rows=records)
 
 
 def _small_single_split(spark: SparkSession, path: Path) -> bool:
