@@ -28,6 +28,7 @@ __all__ = [
     "Status",
     "append_audit",
     "append_pii_event",
+    "delivered_sequences",
     "ingested_files",
     "latest_outcomes",
     "pii_events_path",
@@ -141,6 +142,22 @@ def ingested_files(engine: TableEngine, path: Path) -> dict[str, str]:
         )
         if status == Status.SUCCESS and sha
     }
+
+
+def delivered_sequences(engine: TableEngine, path: Path) -> dict[tuple[str, dt.date], set[int]]:
+    """(client, creation date) -> the sequence numbers of that day's audited files, whatever
+    their outcome but REJECTED (a HELD, FAILED or DUPLICATE file did arrive)."""
+    if not engine.exists(path):
+        return {}
+    table = engine.read(path, columns=["client_id", "creation_date", "sequence", "status"])
+    days: dict[tuple[str, dt.date], set[int]] = {}
+    for row in table.to_pylist():
+        if row["status"] == Status.REJECTED or row["creation_date"] is None:
+            continue
+        if row["sequence"] is None or row["client_id"] is None:
+            continue
+        days.setdefault((row["client_id"], row["creation_date"]), set()).add(row["sequence"])
+    return days
 
 
 def latest_outcomes(engine: TableEngine, path: Path) -> dict[str, dict[str, Any]]:

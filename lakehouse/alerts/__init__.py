@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 class AlertKind(StrEnum):
     FILE_HELD = "file_held"
     FILE_FAILED = "file_failed"
+    SEQUENCE_GAP = "sequence_gap"
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from lakehouse.alerts import Alert, AlertKind, send
 from lakehouse.archive import archive_outcomes
 from lakehouse.audit import AuditRecord, Status, append_audit, safe_error
 from lakehouse.errors import ConservationError, LandingFileError
+from lakehouse.landing.sequences import GAP_REASON
 
 if TYPE_CHECKING:
     from lakehouse.ingest.job import Job
@@ -200,7 +201,22 @@ _RETRY = {
 
 
 def alert_for(job: Job, record: AuditRecord) -> None:
-    """Tell operators about outcomes that need a person: HELD and FAILED files."""
+    """Tell operators about outcomes that need a person: HELD and FAILED files, and files
+    whose day is missing earlier sequence numbers."""
+    gap = next((p for p in (record.reason or "").split(";") if p.startswith(GAP_REASON)), None)
+    if gap is not None:
+        send(
+            job.alerts,
+            Alert(
+                AlertKind.SEQUENCE_GAP,
+                record.client_id,
+                record.file_name,
+                job.run_id,
+                "sequence gap: earlier files of this day have not arrived; ask the client "
+                "for them (they ingest in (date, N) order whenever they come)",
+                {"reason": gap},
+            ),
+        )
     if record.status == Status.HELD:
         kind, message = AlertKind.FILE_HELD, "file held: invalid ratio above threshold"
     elif record.status == Status.FAILED:

@@ -11,11 +11,12 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from lakehouse.audit import (
     AuditRecord,
     Status,
+    delivered_sequences,
     ingested_files,
     latest_outcomes,
     safe_error,
@@ -39,6 +40,7 @@ from lakehouse.landing.checksum import FileScan, scan_file, sha256_file
 from lakehouse.landing.discovery import UNROUTED, DiscoveredFile, discover
 from lakehouse.landing.filenames import LandingFile, RejectReason, parse_file_name
 from lakehouse.landing.reader import HeaderReject
+from lakehouse.landing.sequences import gap_reason, missing_sequences
 from lakehouse.pii.keys import KeyRing
 
 __all__ = ["RunResult", "run_ingest"]
@@ -78,6 +80,8 @@ class RunResult:
 class _Run:
     job: Job
     ingested: dict[str, str]
+    # (client, creation date) -> sequence numbers of that day's files seen (audit + this run)
+    delivered: dict[tuple[str, dt.date], set[int]] = field(default_factory=dict)
     records: list[AuditRecord] = field(default_factory=list)
 
     def _finish(self, records: list[AuditRecord]) -> None:
@@ -106,11 +110,31 @@ class _Run:
             except LandingFileError as error:
                 refused.append(self._reject(file, error))
         self._finish(refused)
+        for landing, _ in parsed:  # files that arrived together are not missing either
+            self.delivered.setdefault((landing.client_id, landing.creation_date), set())
+        arrived = {
+            day: {f.sequence for f, _ in parsed if (f.client_id, f.creation_date) == day}
+            for day in {(f.client_id, f.creation_date) for f, _ in parsed}
+        }
         failures = []
         for landing, file in sorted(parsed, key=lambda pair: pair[0]):
+            day = (landing.client_id, landing.creation_date)
+            missing = missing_sequences(landing.sequence, self.delivered[day] | arrived[day])
             record = self._process(landing, file)
             if record is None:
                 continue
+            if record.status != Status.REJECTED:
+                self.delivered[day].add(landing.sequence)
+                if missing and record.status != Status.DUPLICATE:
+                    record = replace(record, reason=gap_reason(missing, record.reason))
+                    log.warning(
+                        "sequence gap: earlier files of this day have not arrived",
+                        extra={
+                            "client": landing.client_id,
+                            "file": landing.name,
+                            "missing": ",".join(map(str, missing)),
+                        },
+                    )
             self._finish([record])
             if record.status == Status.FAILED:
                 failures.append(record)
@@ -288,7 +312,11 @@ def run_ingest(
             except LockBusyError as busy:
                 log.error("client skipped: %s", busy.message, extra={"stream": stream})
                 skipped[stream] = busy.message
-        run = _Run(job=job, ingested=ingested_files(engine, settings.audit_path))
+        run = _Run(
+            job=job,
+            ingested=ingested_files(engine, settings.audit_path),
+            delivered=delivered_sequences(engine, settings.audit_path),
+        )
         log.info("run started", extra={"run_id": job.run_id, "streams": ",".join(streams)})
         errors = discover(job.spark, settings, streams, run.handle)
         run.sweep_landing(streams)

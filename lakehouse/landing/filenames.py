@@ -25,6 +25,7 @@ class RejectReason:
     NOT_A_FILE = "not_a_regular_file"
     BAD_ENCODING = "invalid_encoding"
     REPLACED = "replaced_after_ingest"
+    BAD_SEQUENCE = "invalid_sequence"
 
 
 @dataclass(frozen=True, order=True)
@@ -87,5 +88,16 @@ def parse_file_name(
             client=client_id,
             file=name,
         )
-    sequence = int(match["seq"]) if match["seq"] is not None else 0
+    digits = match["seq"]
+    if digits is not None and digits.startswith("0"):
+        # A bare name is the day's sequence 0: "_0" (or "_01" beside "_1") would share its
+        # place in the (date, N) order with another file and be overwritten silently.
+        raise LandingFileError(
+            f"sequence '_{digits}' is not allowed: numbers start at _1 and have no leading "
+            "zeros (a file without _N is the day's first)",
+            reason=RejectReason.BAD_SEQUENCE,
+            client=client_id,
+            file=name,
+        )
+    sequence = int(digits) if digits is not None else 0
     return LandingFile(client_id=client_id, creation_date=created, sequence=sequence, name=name)

@@ -102,3 +102,42 @@ def test_malformed_and_bad_rows_are_quarantined_with_reasons(
     assert "Smith" not in str(quarantine)
     assert all(str(r["first_name"]).startswith("gcm2:") for r in quarantine if r["first_name"])
     assert {r["first_name"] for r in quarantine}.isdisjoint({"Jo", "Smith, Jo", "Bo", "Cy", "Di"})
+
+
+def test_a_sequence_gap_is_flagged_and_a_zero_sequence_refused(
+    spark: SparkSession, workspace: Workspace, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`_1` and `_3` of a day without `_2`: `_3` ingests, its audit row and an alert name the
+    missing `_2`; when `_2` comes later it ingests without a gap. `_0` beside the day's bare
+    name (both sequence 0) is refused instead of sharing its place in the (date, N) order."""
+    workspace.landing.mkdir(parents=True)
+    header = "MemberID,FirstName,LastName,DOB,Phone,Email,Zip,Plan\n"
+
+    def deliver(name: str, member: int) -> None:
+        row = f"AC{member:07d},Ann,Lee,1970-05-05,(212) 555-0142,ann@example.org,10001,gold\n"
+        (workspace.landing / name).write_text(header + row, encoding="utf-8")
+
+    deliver("acme_2026-03-02_1.csv", 1)
+    deliver("acme_2026-03-02_3.csv", 3)
+    deliver("acme_2026-03-03.csv", 4)
+    deliver("acme_2026-03-03_0.csv", 5)
+    with caplog.at_level("WARNING"):
+        ingest_in_process(workspace, TEST_KEYS)
+    audit = {r["file_name"]: r for r in workspace.table("audit/files").to_pylist()}
+    assert audit["acme_2026-03-02_3.csv"]["status"] == "SUCCESS"
+    assert audit["acme_2026-03-02_3.csv"]["reason"] == "sequence_gap:missing=2"
+    assert audit["acme_2026-03-02_1.csv"]["reason"] is None
+    assert audit["acme_2026-03-03.csv"]["status"] == "SUCCESS"
+    assert (audit["acme_2026-03-03_0.csv"]["status"], audit["acme_2026-03-03_0.csv"]["reason"]) == (
+        "REJECTED",
+        "invalid_sequence",
+    )
+    alerts = [r for r in caplog.records if r.getMessage().startswith("ALERT sequence_gap")]
+    assert [getattr(r, "file", None) for r in alerts] == ["acme_2026-03-02_3.csv"]
+
+    deliver("acme_2026-03-02_2.csv", 2)  # the late one arrives
+    ingest_in_process(workspace, TEST_KEYS)
+    late = [
+        r for r in workspace.table("audit/files").to_pylist() if r["file_name"].endswith("_2.csv")
+    ]
+    assert [(r["status"], r["reason"]) for r in late] == [("SUCCESS", None)]

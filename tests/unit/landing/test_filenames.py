@@ -211,7 +211,8 @@ sequences = st.integers(min_value=0, max_value=999)
 
 
 def _name(client: ClientConfig, created: dt.date, sequence: int | None) -> str:
-    suffix = "" if sequence is None else f"_{sequence}"
+    # Sequence 0 is the bare name: "_0" is refused (it would collide with the bare name).
+    suffix = "" if not sequence else f"_{sequence}"
     return f"{client.client_id}_{created.strftime(client.file.name_date_format)}{suffix}.csv"
 
 
