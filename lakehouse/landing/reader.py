@@ -166,8 +166,17 @@ def check_header(
     # header, and only configured names may appear in messages (the audit, the log).
     missing = [c.header for c in client.columns if c.header not in header]
     if missing:
+        configured_headers = {c.header for c in client.columns}
+        unknown = len({h for h in header if h not in configured_headers})
+        # Unknown headers are counted, never named: they may be a data row (no header line).
+        hint = (
+            f"; the file has {unknown} header(s) the config does not declare (renamed? "
+            f"compare the file's header with clients/{client.client_id}.yaml)"
+            if unknown
+            else ""
+        )
         raise LandingFileError(
-            f"header lacks configured column(s): {', '.join(missing)}",
+            f"header lacks configured column(s): {', '.join(missing)}{hint}",
             reason=HeaderReject.MISSING_COLUMNS,
             client=client.client_id,
             file=path.name,

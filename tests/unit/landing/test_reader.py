@@ -167,4 +167,7 @@ def test_a_headerless_file_names_no_data_in_its_rejection(
     with pytest.raises(LandingFileError) as info:
         read_landing_csv(spark, path, _client(["id", "first", "last"]))
     assert info.value.reason == "missing_columns"
-    assert "Lee" not in str(info.value)
+    assert "Lee" not in str(info.value) and "AC1" not in str(info.value)
+    # Which configured headers are missing, and how many unknown ones stand there instead.
+    assert "lacks configured column(s): id, first, last" in str(info.value)
+    assert "2 header(s) the config does not declare" in str(info.value)  # AC1, Lee
