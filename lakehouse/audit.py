@@ -146,17 +146,15 @@ def ingested_files(engine: TableEngine, path: Path) -> dict[str, str]:
 
 def delivered_sequences(engine: TableEngine, path: Path) -> dict[tuple[str, dt.date], set[int]]:
     """(client, creation date) -> the sequence numbers of that day's audited files, whatever
-    their outcome but REJECTED (a HELD, FAILED or DUPLICATE file did arrive)."""
+    their outcome: a file that arrived is not missing (a REJECTED one has its own row and
+    alert saying why it must be sent again)."""
     if not engine.exists(path):
         return {}
-    table = engine.read(path, columns=["client_id", "creation_date", "sequence", "status"])
+    table = engine.read(path, columns=["client_id", "creation_date", "sequence"])
     days: dict[tuple[str, dt.date], set[int]] = {}
     for row in table.to_pylist():
-        if row["status"] == Status.REJECTED or row["creation_date"] is None:
-            continue
-        if row["sequence"] is None or row["client_id"] is None:
-            continue
-        days.setdefault((row["client_id"], row["creation_date"]), set()).add(row["sequence"])
+        if None not in (row["client_id"], row["creation_date"], row["sequence"]):
+            days.setdefault((row["client_id"], row["creation_date"]), set()).add(row["sequence"])
     return days
 
 

@@ -110,31 +110,18 @@ class _Run:
             except LandingFileError as error:
                 refused.append(self._reject(file, error))
         self._finish(refused)
-        for landing, _ in parsed:  # files that arrived together are not missing either
-            self.delivered.setdefault((landing.client_id, landing.creation_date), set())
-        arrived = {
-            day: {f.sequence for f, _ in parsed if (f.client_id, f.creation_date) == day}
-            for day in {(f.client_id, f.creation_date) for f, _ in parsed}
-        }
+        for landing, _ in parsed:  # files that arrive together are not missing either
+            day = (landing.client_id, landing.creation_date)
+            self.delivered.setdefault(day, set()).add(landing.sequence)
         failures = []
         for landing, file in sorted(parsed, key=lambda pair: pair[0]):
             day = (landing.client_id, landing.creation_date)
-            missing = missing_sequences(landing.sequence, self.delivered[day] | arrived[day])
+            missing = missing_sequences(landing.sequence, self.delivered[day])
             record = self._process(landing, file)
             if record is None:
                 continue
-            if record.status != Status.REJECTED:
-                self.delivered[day].add(landing.sequence)
-                if missing and record.status != Status.DUPLICATE:
-                    record = replace(record, reason=gap_reason(missing, record.reason))
-                    log.warning(
-                        "sequence gap: earlier files of this day have not arrived",
-                        extra={
-                            "client": landing.client_id,
-                            "file": landing.name,
-                            "missing": ",".join(map(str, missing)),
-                        },
-                    )
+            if missing and record.status not in (Status.DUPLICATE, Status.REJECTED):
+                record = replace(record, reason=gap_reason(missing, record.reason))
             self._finish([record])
             if record.status == Status.FAILED:
                 failures.append(record)
