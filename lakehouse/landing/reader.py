@@ -164,10 +164,10 @@ def check_header(
         )
     # Missing columns first: in a file without a header the first *data* row is read as the
     # header, and only configured names may appear in messages (the audit, the log).
+    configured = {c.header for c in client.columns}
     missing = [c.header for c in client.columns if c.header not in header]
     if missing:
-        configured_headers = {c.header for c in client.columns}
-        unknown = len({h for h in header if h not in configured_headers})
+        unknown = len({h for h in header if h not in configured})
         # Unknown headers are counted, never named: they may be a data row (no header line).
         hint = (
             f"; the file has {unknown} header(s) the config does not declare (renamed? "
@@ -181,7 +181,6 @@ def check_header(
             client=client.client_id,
             file=path.name,
         )
-    configured = {c.header for c in client.columns}
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
         named = [h for h in dupes if h in configured]

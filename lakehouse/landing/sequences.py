@@ -2,9 +2,10 @@
 
 A client that sends several files a day numbers them ``_1``, ``_2``, ... (a bare name is the
 day's sequence 0 and needs no successor). A file ``_3`` whose day has no ``_1`` or ``_2`` yet,
-neither audited in an earlier run (with any outcome) nor in this batch, is ingested (the late-data rule orders
-whatever comes later) but flagged: its audit row says ``sequence_gap:missing=1,2`` and an
-alert names the missing numbers, since a lost extract is otherwise invisible.
+neither audited in an earlier run (with any outcome) nor in this batch, is ingested (the
+late-data rule orders whatever comes later) but flagged: its audit row says
+``sequence_gap:missing=1,2`` and an alert names the missing numbers, since a lost extract is
+otherwise invisible.
 """
 
 from __future__ import annotations
@@ -31,4 +32,3 @@ def gap_reason(missing: list[int], reason: str | None = None) -> str | None:
     more = f",+{len(missing) - _LISTED}" if len(missing) > _LISTED else ""
     gap = f"{GAP_REASON}:missing={listed}{more}"
     return gap if not reason else f"{reason};{gap}"
-

@@ -5,15 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
+from e2e_support import REPO, Workspace, spark_submit_env
 
 from lakehouse.config import load_clients
 
-REPO = Path(__file__).resolve().parents[2]
 TRAINING_THREAD = "jvm-class-archive-training"
 
 
@@ -56,8 +55,6 @@ class JvmClassArchive:
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def _train(self) -> None:
-        import pyspark
-
         from lakehouse.demo import build_demo
 
         try:
@@ -65,14 +62,9 @@ class JvmClassArchive:
             build_demo(load_clients(REPO / "clients"), members_per_client=100).write(
                 landing, waves=[1]
             )
-            env = {k: v for k, v in os.environ.items() if not k.startswith("LAKEHOUSE_")}
-            env.update(
-                PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
-                SPARK_HOME=str(Path(pyspark.__file__).parent),
-                PYSPARK_PYTHON=sys.executable,
+            env = spark_submit_env(
+                Workspace(lake=lake, landing=landing),
                 SPARK_SUBMIT_OPTS=f"-XX:ArchiveClassesAtExit={self.path}",
-                LAKEHOUSE_LAKE_ROOT=str(lake),
-                LAKEHOUSE_LANDING_DIR=str(landing),
                 # Throw-away keys for a throw-away lake (the same shapes as the suite's).
                 LAKEHOUSE_TOKEN_KEY=os.urandom(32).hex(),
                 LAKEHOUSE_ENCRYPT_KEY=os.urandom(32).hex(),
