@@ -28,6 +28,7 @@ from lakehouse.pii.keys import KeyRing, Purpose
 if TYPE_CHECKING:
     from lakehouse.engine.base import TableEngine
     from lakehouse.pii.erasure import ErasureReport, MemberKey
+    from lakehouse.pii.retention import RetentionReport
 
 __all__ = ["register"]
 
@@ -280,6 +281,74 @@ def _print_forget(report: ErasureReport, dry_run: bool) -> None:
         )
 
 
+def _cmd_retention(args: argparse.Namespace) -> int:
+    from contextlib import ExitStack
+
+    from lakehouse.ingest.lock import ClientLock
+    from lakehouse.pii.retention import apply_retention
+
+    settings = load_cli_settings(args)
+    clients = load_clients(settings.clients_dir)
+    chosen = (
+        [_client(settings, c) for c in args.client]
+        if args.client
+        else [c for c in clients.values() if c.retention.configured]
+    )
+    if not chosen:
+        raise LakehouseError(
+            "no client has a retention period", fix="add 'retention:' to a client file"
+        )
+    engine = _engine(settings)
+    today = args.as_of or dt.datetime.now(dt.UTC).date()
+    unverified = []
+    for client in chosen:
+        with _audited(settings, engine, "retention", client.client_id, args.reason) as event:
+            # A full vacuum rewrites the history of the whole table: every client writing
+            # the dataset must be idle, not only this one.
+            with ExitStack() as locks:
+                for other in sorted(c for c, v in clients.items() if v.dataset == client.dataset):
+                    locks.enter_context(
+                        ClientLock(settings.lock_dir, other, run_id=f"retention-{event.event_id}")
+                    )
+                report = apply_retention(
+                    settings, engine, client, today=today, dry_run=args.dry_run
+                )
+            event.tables = ",".join(sorted(report.cutoffs))
+            event.rows = sum(report.rows.values())
+            event.detail = report.as_detail()
+        _print_retention(report)
+        if not report.verified:
+            unverified.append(client.client_id)
+    if unverified:
+        raise LakehouseError(
+            f"retention not verified for {', '.join(unverified)}: expired rows still in files",
+            fix="see detail.leftovers of the retention events in audit/pii_events",
+        )
+    return 0
+
+
+def _print_retention(report: RetentionReport) -> None:
+    verb = "would delete" if report.dry_run else "deleted"
+    print(f"{report.client_id} (as of {report.today.isoformat()}):")
+    for layer, cutoff in report.cutoffs.items():
+        if layer == "archive":
+            count = f"{report.archive_files} archived file(s)"
+        else:
+            count = f"{report.rows.get(layer, 0)} row(s)"
+            if not report.dry_run:
+                count += f", {report.files_removed.get(layer, 0)} file(s) vacuumed"
+        print(f"  {layer:<11} created before {cutoff}: {verb} {count}")
+    if not report.dry_run:
+        print("  verified: no data file of the client holds an expired row")
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
+
+
 def _add(
     sub: Subcommands, name: str, help_text: str, func: Callable[..., int]
 ) -> argparse.ArgumentParser:
@@ -331,3 +400,11 @@ def register(sub: Subcommands) -> None:
     forget.add_argument("--dry-run", action="store_true", help="show what would be removed")
     forget.add_argument("--yes", action="store_true", help="confirm: history is removed too")
     forget.add_argument("--reason", help="request id, recorded in the audit")
+
+    retention = _add(
+        sub, "retention", "delete and purge data older than each client's periods", _cmd_retention
+    )
+    retention.add_argument("--client", action="append", help="only this client (repeatable)")
+    retention.add_argument("--dry-run", action="store_true", help="count, delete nothing")
+    retention.add_argument("--as-of", type=_date, help="today's date for the cutoffs (UTC)")
+    retention.add_argument("--reason", help="ticket or policy id, recorded in the audit")

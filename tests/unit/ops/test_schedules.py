@@ -75,7 +75,7 @@ def test_every_crontab_line_is_valid_cron_calling_a_script_of_this_repo() -> Non
         for line in text.splitlines()
         if line and not line.startswith("#") and "=" not in line.split()[0]
     ]
-    assert len(jobs) == 6
+    assert len(jobs) == 7
     for line in jobs:
         fields = line.split()
         parse_cron(" ".join(fields[:5]))  # five valid cron fields
@@ -86,6 +86,7 @@ def test_every_crontab_line_is_valid_cron_calling_a_script_of_this_repo() -> Non
         assert (REPO / script).stat().st_mode & 0o111, f"{script} is not executable"
     assert any("--backfill" in line and "--last-days" in line for line in jobs)
     assert any("run_pipeline.sh --freshness --client acme" in line for line in jobs)
+    assert any("run_pipeline.sh --retention --client acme --reason" in line for line in jobs)
     assert "CRON_TZ=UTC" in text.splitlines()
 
 
@@ -112,6 +113,7 @@ def test_databricks_jobs_are_jobs_api_2_1_documents_calling_the_same_jobs() -> N
         "lakehouse ingest acme",
         "lakehouse backfill acme",
         "lakehouse freshness acme",
+        "lakehouse retention acme",
         "lakehouse ingest globex",
         "lakehouse backfill globex",
         "lakehouse freshness globex",
@@ -154,6 +156,7 @@ def test_each_job_cluster_gets_every_key_its_job_needs_from_the_secret_scope() -
     globex = {**acme, "LAKEHOUSE_SIV_KEY": "{{secrets/lakehouse/siv-key}}"}
     assert keys["lakehouse ingest globex"] == keys["lakehouse backfill globex"] == globex
     assert keys["lakehouse freshness acme"] == keys["lakehouse freshness globex"] == {}
+    assert keys["lakehouse retention acme"] == {}
 
 
 def test_existing_cluster_instead_of_a_job_cluster() -> None:
@@ -211,13 +214,16 @@ def test_schedule_for_an_unknown_client_names_the_key(tmp_path: Path) -> None:
         check_clients(load_schedules(path), load_clients(REPO / "clients"), path)
 
 
-def test_freshness_needs_a_delivery_calendar(tmp_path: Path) -> None:
+def test_freshness_and_retention_need_their_client_settings(tmp_path: Path) -> None:
     path = tmp_path / "schedules.yaml"
     path.write_text("clients:\n  acme:\n    freshness: '0 * * * *'\n")
     bare = {"acme": CLIENTS["acme"].model_copy(update={"delivery": None})}
     with pytest.raises(ConfigError, match="no delivery calendar") as error:
         check_clients(load_schedules(path), bare, path)
     assert error.value.key == "clients.acme.freshness"
+    path.write_text("clients:\n  globex:\n    retention: '0 2 * * SAT'\n")
+    with pytest.raises(ConfigError, match="no retention period"):
+        check_clients(load_schedules(path), CLIENTS, path)
 
 
 def test_render_command_writes_both_formats(
@@ -226,7 +232,7 @@ def test_render_command_writes_both_formats(
     monkeypatch.chdir(REPO)
     out = tmp_path / "jobs.json"
     assert main(["schedules", "render", "--format", "databricks-json", "--out", str(out)]) == 0
-    assert len(json.loads(out.read_text())) == 6
+    assert len(json.loads(out.read_text())) == 7
     assert main(["schedules", "render", "--format", "crontab"]) == 0
     assert "./scripts/run_pipeline.sh --client acme" in capsys.readouterr().out
 
