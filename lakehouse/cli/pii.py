@@ -14,7 +14,7 @@ import socket
 import sys
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, cast
 
@@ -87,6 +87,22 @@ def _audited(
             record.finished_at = dt.datetime.now(dt.UTC)
             append_pii_event(engine, settings.lake_root, record)
         _RECORDED.discard(record.event_id)
+
+
+@contextmanager
+def _dataset_locks(settings: Settings, client: ClientConfig, run_id: str) -> Iterator[None]:
+    """The lock of every client writing ``client``'s dataset. A full vacuum (erasure,
+    retention) removes every file the table does not reference, including files another
+    client's run has written but not committed yet: all of them must be idle."""
+    from lakehouse.ingest.lock import ClientLock
+
+    sharing = {
+        c for c, v in load_clients(settings.clients_dir).items() if v.dataset == client.dataset
+    }
+    with ExitStack() as locks:
+        for client_id in sorted(sharing | {client.client_id}):
+            locks.enter_context(ClientLock(settings.lock_dir, client_id, run_id=run_id))
+        yield
 
 
 def _client(settings: Settings, client_id: str) -> ClientConfig:
@@ -229,7 +245,6 @@ def _cmd_decrypt(args: argparse.Namespace) -> int:
 
 
 def _cmd_forget(args: argparse.Namespace) -> int:
-    from lakehouse.ingest.lock import ClientLock
     from lakehouse.pii.erasure import forget
     from lakehouse.pii.policies import needed_purposes
     from lakehouse.spark import build_spark
@@ -249,7 +264,7 @@ def _cmd_forget(args: argparse.Namespace) -> int:
     engine = _engine(settings)
     with (
         _audited(settings, engine, "forget", client.client_id, args.reason) as event,
-        ClientLock(settings.lock_dir, client.client_id, run_id=f"forget-{event.event_id}"),
+        _dataset_locks(settings, client, f"forget-{event.event_id}"),
     ):
         report = forget(
             build_spark(settings), settings, client, engine, keys, raw_key, dry_run=args.dry_run
@@ -282,9 +297,6 @@ def _print_forget(report: ErasureReport, dry_run: bool) -> None:
 
 
 def _cmd_retention(args: argparse.Namespace) -> int:
-    from contextlib import ExitStack
-
-    from lakehouse.ingest.lock import ClientLock
     from lakehouse.pii.retention import apply_retention
 
     settings = load_cli_settings(args)
@@ -302,17 +314,11 @@ def _cmd_retention(args: argparse.Namespace) -> int:
     today = args.as_of or dt.datetime.now(dt.UTC).date()
     unverified = []
     for client in chosen:
-        with _audited(settings, engine, "retention", client.client_id, args.reason) as event:
-            # A full vacuum rewrites the history of the whole table: every client writing
-            # the dataset must be idle, not only this one.
-            with ExitStack() as locks:
-                for other in sorted(c for c, v in clients.items() if v.dataset == client.dataset):
-                    locks.enter_context(
-                        ClientLock(settings.lock_dir, other, run_id=f"retention-{event.event_id}")
-                    )
-                report = apply_retention(
-                    settings, engine, client, today=today, dry_run=args.dry_run
-                )
+        with (
+            _audited(settings, engine, "retention", client.client_id, args.reason) as event,
+            _dataset_locks(settings, client, f"retention-{event.event_id}"),
+        ):
+            report = apply_retention(settings, engine, client, today=today, dry_run=args.dry_run)
             event.tables = ",".join(sorted(report.cutoffs))
             event.rows = sum(report.rows.values())
             event.detail = report.as_detail()
