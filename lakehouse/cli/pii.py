@@ -30,10 +30,10 @@ if TYPE_CHECKING:
     from lakehouse.pii.erasure import ErasureReport, MemberKey
     from lakehouse.pii.retention import RetentionReport
 
-__all__ = ["register"]
+__all__ = ["erase_member", "raw_key_of", "register", "user_name"]
 
 
-def _user() -> str:
+def user_name() -> str:
     """The account running the command, from the process's uid: ``USER``/``LOGNAME`` are
     set by the caller and could name anyone."""
     uid = os.getuid()
@@ -68,7 +68,7 @@ def _audited(
         event=event,
         client_id=client,
         started_at=dt.datetime.now(dt.UTC),
-        user=_user(),
+        user=user_name(),
         host=socket.gethostname(),
         event_id=uuid.uuid4().hex,
         reason=reason,
@@ -164,7 +164,7 @@ def _cmd_keys_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _raw_key(args: argparse.Namespace, *, required: bool) -> list[str] | None:
+def raw_key_of(args: argparse.Namespace, *, required: bool) -> list[str] | None:
     """The member's raw key: from stdin with ``--key-stdin`` (one part per line, merge_key
     order), else from ``--key`` (visible to other local users in ``ps`` and shell history)."""
     if args.key_stdin and args.key:
@@ -209,7 +209,7 @@ def _cmd_decrypt(args: argparse.Namespace) -> int:
     keys = _keys({"token", "encrypt"})
     engine = _engine(settings)
     zone = cast(Literal["bronze", "quarantine", "silver"], args.table)
-    raw_key = _raw_key(args, required=False)
+    raw_key = raw_key_of(args, required=False)
     with _audited(settings, engine, "decrypt", client.client_id, args.reason) as event:
         member = _member(settings, client, keys, raw_key) if raw_key else None
         event.subject = member.fingerprint if member else None
@@ -245,9 +245,7 @@ def _cmd_decrypt(args: argparse.Namespace) -> int:
 
 
 def _cmd_forget(args: argparse.Namespace) -> int:
-    from lakehouse.pii.erasure import forget
     from lakehouse.pii.policies import needed_purposes
-    from lakehouse.spark import build_spark
 
     if not args.dry_run and not args.yes:
         raise LakehouseError(
@@ -256,31 +254,53 @@ def _cmd_forget(args: argparse.Namespace) -> int:
             fix="make sure downstream CDF readers have caught up, then rerun with --yes "
             "(or --dry-run to see what would be removed)",
         )
-    raw_key = _raw_key(args, required=True)
+    raw_key = raw_key_of(args, required=True)
     assert raw_key is not None
     settings = load_cli_settings(args)
     client = _client(settings, args.client)
     keys = _keys(needed_purposes([client]))
+    report = erase_member(settings, client, keys, raw_key, args.reason, dry_run=args.dry_run)
+    _print_forget(report, args.dry_run)
+    return 0
+
+
+def erase_member(
+    settings: Settings,
+    client: ClientConfig,
+    keys: KeyRing,
+    raw_key: list[str],
+    reason: str | None,
+    *,
+    dry_run: bool = False,
+) -> ErasureReport:
+    """``forget`` one member under every lock of the dataset, audited as a ``forget`` event
+    (also what a consent withdrawal that erases runs).
+
+    Raises:
+        LakehouseError: the erasure could not be verified (the event says which files).
+    """
+    from lakehouse.pii.erasure import forget
+    from lakehouse.spark import build_spark
+
     engine = _engine(settings)
     with (
-        _audited(settings, engine, "forget", client.client_id, args.reason) as event,
+        _audited(settings, engine, "forget", client.client_id, reason) as event,
         _dataset_locks(settings, client, f"forget-{event.event_id}"),
     ):
         report = forget(
-            build_spark(settings), settings, client, engine, keys, raw_key, dry_run=args.dry_run
+            build_spark(settings), settings, client, engine, keys, raw_key, dry_run=dry_run
         )
         event.subject = report.fingerprint
         event.tables = ",".join(sorted(report.rows))
         event.rows = sum(report.rows.values())
-        event.detail = {"dry_run": args.dry_run, **report.as_detail()}
+        event.detail = {"dry_run": dry_run, **report.as_detail()}
         if not report.verified:
             raise LakehouseError(
                 f"erasure not verified: {len(report.leftovers)} file(s) still hold the member",
                 client=client.client_id,
                 fix="see detail.leftovers of this event in audit/pii_events",
             )
-    _print_forget(report, args.dry_run)
-    return 0
+    return report
 
 
 def _print_forget(report: ErasureReport, dry_run: bool) -> None:

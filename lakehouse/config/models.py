@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lakehouse.config.calendar import DeliveryCalendar
+from lakehouse.config.consent import ConsentSettings
 from lakehouse.config.retention import RetentionPolicy
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "ClientConfig",
     "ColumnSpec",
     "ColumnType",
+    "ConsentSettings",
     "DeliveryCalendar",
     "FileFormat",
     "GeneraliseOptions",
@@ -308,6 +310,9 @@ class ClientConfig(_Frozen):
     retention: RetentionPolicy = Field(
         RetentionPolicy(), description="How long each layer keeps data (`lakehouse retention`)."
     )
+    consent: ConsentSettings | None = Field(
+        None, description="Purposes members consent to; exports for a purpose need it."
+    )
     token_domain: str | None = Field(
         None,
         description="Token (and SIV) domain. Default: this client's own (client, dataset, "
@@ -352,6 +357,15 @@ class ClientConfig(_Frozen):
                     found=repr(dupes[0]),
                 )
         by_name = {c.name: c for c in self.columns}
+        if self.consent is not None and self.consent.column is not None:
+            column = by_name.get(self.consent.column)
+            if column is None or column.type not in ("string", "code") or column.is_pii:
+                raise KeyedValueError(
+                    f"consent column '{self.consent.column}' must be a non-PII string column",
+                    key=("consent", "column"),
+                    expected=f"a string or code column without pii, one of {', '.join(names)}",
+                    found=repr(self.consent.column),
+                )
         for i, key in enumerate(self.merge_key):
             column = by_name.get(key)
             if column is None:

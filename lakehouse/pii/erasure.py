@@ -44,7 +44,7 @@ from lakehouse.pii.scan import scan_files
 from lakehouse.pii.tokens import hmac_hex
 from lakehouse.transform.standardise import standardise_column
 
-__all__ = ["ErasureReport", "MemberKey", "forget", "member_key"]
+__all__ = ["ErasureReport", "MemberKey", "forget", "member_key", "member_keys"]
 
 log = logging.getLogger(__name__)
 
@@ -98,44 +98,68 @@ def member_key(
     Raises:
         LakehouseError: wrong number of key parts, or a part that does not standardise.
     """
-    names = list(client.merge_key)
-    if len(raw) != len(names):
-        raise LakehouseError(
-            f"client '{client.client_id}' has a {len(names)}-part key ({', '.join(names)}); "
-            f"{len(raw)} value(s) given",
-            fix="pass --key once per key column, in merge_key order",
-        )
-    frame = spark.createDataFrame([tuple(raw)], ", ".join(f"`{n}` string" for n in names))
-    row = frame.select(
-        *[
-            standardise_column(F.col(n), client.column(n), client.phone_region).cast("string")
-            for n in names
-        ]
-    ).first()
-    assert row is not None
-    standardised = tuple(row)
-    if any(v is None for v in standardised):
+    (member,) = member_keys(spark, client, keys, [raw])
+    if member is None:
         raise LakehouseError(
             "the key does not standardise to a valid value (nothing can match it)",
             client=client.client_id,
             fix="pass the key as the client's files spell it",
         )
-    tokens = [
-        hmac_hex(v, keys.token_key, domain=token_domain(client, n))
-        for v, n in zip(standardised, names, strict=True)
-    ]
-    silver = tuple(
-        token if client.column(n).pii == "token" else value
-        for token, value, n in zip(tokens, standardised, names, strict=True)
+    return member
+
+
+def member_keys(
+    spark: SparkSession, client: ClientConfig, keys: KeyRing, raws: Sequence[Sequence[str]]
+) -> list[MemberKey | None]:
+    """``member_key`` for many keys in one Spark job; None for a key that does not
+    standardise to a valid value.
+
+    Raises:
+        LakehouseError: a key with the wrong number of parts.
+    """
+    names = list(client.merge_key)
+    for raw in raws:
+        if len(raw) != len(names):
+            raise LakehouseError(
+                f"client '{client.client_id}' has a {len(names)}-part key ({', '.join(names)}); "
+                f"{len(raw)} value(s) given",
+                fix="pass --key once per key column, in merge_key order",
+            )
+    if not raws:
+        return []
+    frame = spark.createDataFrame(
+        [(i, *raw) for i, raw in enumerate(raws)],
+        ", ".join(["`_i` int", *(f"`{n}` string" for n in names)]),
     )
-    return MemberKey(
-        client_id=client.client_id,
-        raw=tuple(raw),
-        standardised=tuple(str(v) for v in standardised),
-        silver_values=silver,
-        key_token=".".join(tokens),
-        fingerprint=hmac_hex(".".join(tokens), keys.token_key, domain="_erasure"),
-    )
+    rows = frame.select(
+        "_i",
+        *[
+            standardise_column(F.col(n), client.column(n), client.phone_region).cast("string")
+            for n in names
+        ],
+    ).collect()
+    members: list[MemberKey | None] = [None] * len(raws)
+    for row in rows:
+        standardised = tuple(row)[1:]
+        if any(v is None for v in standardised):
+            continue
+        tokens = [
+            hmac_hex(v, keys.token_key, domain=token_domain(client, n))
+            for v, n in zip(standardised, names, strict=True)
+        ]
+        silver = tuple(
+            token if client.column(n).pii == "token" else value
+            for token, value, n in zip(tokens, standardised, names, strict=True)
+        )
+        members[row["_i"]] = MemberKey(
+            client_id=client.client_id,
+            raw=tuple(raws[row["_i"]]),
+            standardised=tuple(str(v) for v in standardised),
+            silver_values=silver,
+            key_token=".".join(tokens),
+            fingerprint=hmac_hex(".".join(tokens), keys.token_key, domain="_erasure"),
+        )
+    return members
 
 
 def _quote(value: str) -> str:
@@ -201,6 +225,34 @@ def _identifying_values(rows: pa.Table) -> set[str]:
     return values
 
 
+def _forget_consent(
+    settings: Settings,
+    client: ClientConfig,
+    engine: TableEngine,
+    member: MemberKey,
+    report: ErasureReport,
+    *,
+    dry_run: bool,
+) -> None:
+    """The member's consent records go too: they name it by its silver key (a token), and a
+    member who is forgotten has nothing left to consent for (the forget event keeps why)."""
+    from lakehouse.pii.consent import consent_path, read_consent
+
+    path = consent_path(settings.lake_root)
+    if not engine.exists(path):
+        return
+    silver_key = ".".join(member.silver_values)
+    records = read_consent(engine, settings.lake_root, client.client_id)
+    rows = int(pc.sum(pc.equal(records.column("member"), silver_key)).as_py() or 0)
+    report.rows["consent"] = rows
+    if dry_run or rows == 0:
+        return
+    predicate = f"client_id = {_quote(client.client_id)} AND member = {_quote(silver_key)}"
+    engine.delete(path, predicate, metadata={"lakehouse_operation": "forget"})
+    report.files_removed["consent"] = len(engine.vacuum_full(path))
+    report.log_files_purged["consent"] = engine.purge_history(path)
+
+
 def forget(
     spark: SparkSession,
     settings: Settings,
@@ -230,6 +282,7 @@ def forget(
         engine.delete(path, predicate, metadata={"lakehouse_operation": "forget"})
         report.files_removed[zone] = len(engine.vacuum_full(path))
         report.log_files_purged[zone] = engine.purge_history(path)
+    _forget_consent(settings, client, engine, member, report, dry_run=dry_run)
     raw_roots = [settings.landing_dir, settings.archive_root]
     holders = raw_files_with(raw_roots, member.standardised)
     for erased in erase_from_raw_files(holders, client, member.standardised, dry_run=dry_run):

@@ -72,20 +72,20 @@ def test_forget_reads_the_raw_key_from_stdin(
 
     args = build_parser().parse_args(["forget", "--client", "acme", "--key-stdin", "--dry-run"])
     monkeypatch.setattr("sys.stdin", io.StringIO("AC0000001\n"))
-    assert cli_pii._raw_key(args, required=True) == ["AC0000001"]
+    assert cli_pii.raw_key_of(args, required=True) == ["AC0000001"]
     assert "AC0000001" not in " ".join(sys.argv)
     monkeypatch.setattr("sys.stdin", io.StringIO("\n"))
     with pytest.raises(LakehouseError, match="read no key"):
-        cli_pii._raw_key(args, required=True)
+        cli_pii.raw_key_of(args, required=True)
     both = build_parser().parse_args(
         ["forget", "--client", "acme", "--key", "A", "--key-stdin", "--dry-run"]
     )
     with pytest.raises(LakehouseError, match="not both"):
-        cli_pii._raw_key(both, required=True)
+        cli_pii.raw_key_of(both, required=True)
     none = build_parser().parse_args(["forget", "--client", "acme", "--dry-run"])
     assert main(["forget", "--client", "acme", "--dry-run"]) == 1
     assert "--key-stdin" in capsys.readouterr().err
-    assert cli_pii._raw_key(none, required=False) is None
+    assert cli_pii.raw_key_of(none, required=False) is None
 
 
 # --- decrypt: who, why, recorded first, safe export ------------------------------------------
@@ -99,7 +99,7 @@ def test_decrypt_user_comes_from_the_uid_not_the_environment(
     monkeypatch.setenv("USER", "dr_alice")
     monkeypatch.setenv("LOGNAME", "dr_alice")
     monkeypatch.setenv("LNAME", "dr_alice")
-    assert cli_pii._user() == pwd.getpwuid(os.getuid()).pw_name != "dr_alice"
+    assert cli_pii.user_name() == pwd.getpwuid(os.getuid()).pw_name != "dr_alice"
 
 
 @pytest.mark.parametrize("reason", ["x", "t-2", "   ", "because", "aaaaaaaaaaaaaaaa", "123-4"])
