@@ -10,13 +10,13 @@ import os
 import sys
 from collections.abc import Sequence
 
-from lakehouse.cli import backfill, bench, ingest, ops, pii, release, report
+from lakehouse.cli import backfill, bench, freshness, ingest, ops, pii, release, report
 from lakehouse.errors import LakehouseError
 from lakehouse.logs import configure_logging
 
 __all__ = ["build_parser", "main"]
 
-_COMMAND_MODULES = (ingest, release, backfill, ops, report, pii, bench)
+_COMMAND_MODULES = (ingest, release, backfill, ops, freshness, report, pii, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,11 +13,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from lakehouse.config.calendar import DeliveryCalendar
+
 __all__ = [
     "Checks",
     "ClientConfig",
     "ColumnSpec",
     "ColumnType",
+    "DeliveryCalendar",
     "FileFormat",
     "GeneraliseOptions",
     "MaskOptions",
@@ -297,6 +300,9 @@ class ClientConfig(_Frozen):
     merge_key: tuple[str, ...] = Field(min_length=1)
     thresholds: Thresholds = Thresholds()
     phi: PhiSettings = PhiSettings()
+    delivery: DeliveryCalendar | None = Field(
+        None, description="When files are due (`lakehouse freshness`); none: not checked."
+    )
     token_domain: str | None = Field(
         None,
         description="Token (and SIV) domain. Default: this client's own (client, dataset, "
