@@ -9,16 +9,24 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from lakehouse.ops.report import DayRows, RunStages, SilverVersion, stage_key
+from lakehouse.ops.report_series import (
+    DayRows,
+    FreshnessCell,
+    RunStages,
+    SilverVersion,
+    stage_key,
+)
 
 __all__ = [
     "FRESHNESS_COLOURS",
     "ROW_COLOURS",
     "empty_chart",
+    "freshness_chart",
     "reasons_chart",
     "rows_chart",
     "silver_chart",
@@ -100,7 +108,7 @@ def _date_axis(ax: Any, first: dt.date, last: dt.date) -> None:
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
     ax.set_xlim(first - dt.timedelta(days=1), last + dt.timedelta(days=1))
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
 
 
 def empty_chart(chart_id: str, title: str, message: str) -> str:
@@ -244,4 +252,55 @@ def silver_chart(versions: Sequence[SilverVersion], chart_id: str = "chart-silve
         from matplotlib.ticker import MaxNLocator
 
         bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
+    return svg_of(fig, chart_id, title)
+
+
+def _gap(cells: Sequence[FreshnessCell]) -> int | None:
+    """Days between a client's due days (None: fewer than two)."""
+    days = sorted({c.due_date for c in cells})
+    return min(((b - a).days for a, b in itertools.pairwise(days)), default=None)
+
+
+def freshness_chart(
+    series: Mapping[str, Sequence[FreshnessCell]], chart_id: str = "chart-freshness"
+) -> str:
+    """One row per client, one cell per due delivery: on time, late by how much, missing,
+    or not yet due, against the calendar's deadline (grace included)."""
+    title = "Freshness per due delivery"
+    cells = [c for row in series.values() for c in row]
+    if not cells:
+        return empty_chart(chart_id, title, "no due delivery in this period")
+    fig, (ax,) = _figure(chart_id, 0.9 + 0.55 * len(series))
+    labelled = len({c.due_date for c in cells}) <= 16
+    with _style(chart_id):
+        clients = list(series)
+        gaps = [g for g in map(_gap, series.values()) if g is not None]
+        # Most of the gap between due days: a weekly calendar's cell is wider than a daily's.
+        default = 0.85 * max(gaps, default=1)
+        ends: list[dt.datetime] = []
+        for y, client in enumerate(clients):
+            gap = _gap(series[client])
+            width = default if gap is None else 0.85 * gap
+            for cell in series[client]:
+                # A cell starts on its due date and covers most of the time to the next.
+                left = dt.datetime.combine(cell.due_date, dt.time())
+                centre = left + dt.timedelta(days=width / 2)
+                colour = FRESHNESS_COLOURS[cell.state]
+                ax.barh(y, width, left=left, height=0.7, color=colour, edgecolor="white")
+                ends += [left, left + dt.timedelta(days=width)]
+                if labelled:
+                    ink = "#212121" if cell.state == "not_due" else "white"
+                    ax.text(
+                        centre, y, cell.label, ha="center", va="center", fontsize=7.5, color=ink
+                    )
+        ax.set_yticks(range(len(clients)), clients)
+        ax.invert_yaxis()
+        ax.grid(axis="y", visible=False)
+        _date_axis(ax, min(c.due_date for c in cells), max(c.due_date for c in cells))
+        ax.set_xlim(min(ends) - dt.timedelta(days=1), max(ends) + dt.timedelta(days=0.5))
+        ax.set_xlabel("due date (each cell starts on its due date)")
+        from matplotlib.patches import Patch
+
+        handles = [Patch(color=c, label=n.replace("_", " ")) for n, c in FRESHNESS_COLOURS.items()]
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     return svg_of(fig, chart_id, title)

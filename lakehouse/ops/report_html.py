@@ -14,16 +14,19 @@ from typing import Any
 
 from lakehouse.config.models import ClientConfig, Settings
 from lakehouse.engine.base import TableEngine
+from lakehouse.ops.freshness import ClientFreshness
 from lakehouse.ops.render import format_value
-from lakehouse.ops.report import ActionItem, ReportData, build_report
+from lakehouse.ops.report import ReportData, build_report
 from lakehouse.ops.report_charts import (
     FRESHNESS_COLOURS,
     ROW_COLOURS,
+    freshness_chart,
     reasons_chart,
     rows_chart,
     silver_chart,
     stages_chart,
 )
+from lakehouse.ops.report_series import ActionItem, freshness_cells, late_text
 
 __all__ = ["CSP", "render_report", "report_html"]
 
@@ -47,6 +50,8 @@ table { border-collapse: collapse; width: 100%; margin: 6px 0 12px; font-size: 1
 th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line);
   vertical-align: top; }
 th { background: var(--band); font-weight: 600; }
+td { white-space: nowrap; }
+td.file, td.wrap { white-space: normal; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 td code { white-space: pre-wrap; word-break: break-all; background: #f5f5f5; padding: 1px 4px; }
 td.file { word-break: break-all; font-family: monospace; }
@@ -136,15 +141,35 @@ def _summary(data: ReportData) -> str:
     )
 
 
-def _freshness_text(status: Any) -> str:
+def _freshness_text(status: ClientFreshness) -> str:
     if status.status == "late" and status.late_by is not None:
-        return f"late by {_hours(status.late_by)}"
+        return f"late {late_text(status.late_by)}"
     return str(status.status).replace("_", " ")
 
 
-def _hours(delta: dt.timedelta) -> str:
-    hours = delta.total_seconds() / 3600
-    return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
+_FRESHNESS = (
+    ("client_id", "client", ""),
+    ("calendar", "calendar", "wrap"),
+    ("status", "status", ""),
+    ("last_delivery", "last delivery (UTC)", ""),
+    ("expected_by", "late since / next deadline (UTC)", ""),
+    ("missing", "missing files (creation date_N)", "file"),
+)
+
+
+def _freshness_table(freshness: Sequence[ClientFreshness]) -> str:
+    rows = [
+        {
+            "client_id": f.client_id,
+            "calendar": f.calendar,
+            "status": _freshness_text(f),
+            "last_delivery": f.last_delivery,
+            "expected_by": f.expected_by,
+            "missing": ", ".join(f.missing) or None,
+        }
+        for f in freshness
+    ]
+    return _table(rows, _FRESHNESS, table_id="freshness-table", empty="no client selected")
 
 
 def _legend(colours: Mapping[str, str]) -> str:
@@ -168,8 +193,8 @@ _ACTION = (
     ("client_id", "client", ""),
     ("file_name", "file", "file"),
     ("finished_at", "last outcome (UTC)", ""),
-    ("reason", "reason", ""),
-    ("command", "what to run", ""),
+    ("reason", "reason", "wrap"),
+    ("command", "what to run", "wrap"),
 )
 
 
@@ -196,8 +221,8 @@ _FILE_REASONS = (
 )
 
 
-def render_report(data: ReportData, *, freshness_svg: str | None = None) -> str:
-    """The whole page. ``freshness_svg``: the freshness chart, when freshness was computed."""
+def render_report(data: ReportData) -> str:
+    """The whole page."""
     held = _table(
         _actions(data.held),
         _ACTION,
@@ -207,7 +232,7 @@ def render_report(data: ReportData, *, freshness_svg: str | None = None) -> str:
     )
     failed = _table(
         _actions(data.failed),
-        (*_ACTION[:4], ("error", "error (redacted)", ""), _ACTION[4]),
+        (*_ACTION[:4], ("error", "error (redacted)", "wrap"), _ACTION[4]),
         table_id="failed-table",
         empty="no file's last attempt failed",
         cell=_command_cell,
@@ -222,9 +247,8 @@ def render_report(data: ReportData, *, freshness_svg: str | None = None) -> str:
         "<h2 id='freshness'>Freshness</h2>",
         f"<p class='note'>{_legend(FRESHNESS_COLOURS)} each due delivery of the client's "
         "calendar against its deadline (grace included).</p>",
-        _chart("chart-freshness", freshness_svg)
-        if freshness_svg
-        else '<p class="empty">freshness is not available in this build</p>',
+        _chart("chart-freshness", freshness_chart(freshness_cells(data.freshness))),
+        _freshness_table(data.freshness),
         "<h2 id='reasons'>Quarantine reasons</h2>",
         "<p class='note'>Reason codes (<code>column:code</code>) of quarantined rows, counted "
         "from the quarantine table's reason column; no other column is read.</p>",

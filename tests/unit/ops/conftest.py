@@ -55,6 +55,7 @@ def audit(
         reason=reason,
         finished_at=started + dt.timedelta(seconds=5),
         creation_date=created,
+        sequence=None if created is None else 0,  # a bare name: the day's first file
         stage_seconds=stages or {},
     )
     if read is not None:

@@ -19,16 +19,19 @@ from lakehouse.config import load_clients
 from lakehouse.config.models import ClientConfig
 from lakehouse.engine.base import CommitRecord
 from lakehouse.errors import LakehouseError
-from lakehouse.ops.report import (
+from lakehouse.ops.freshness import DeliveryCheck
+from lakehouse.ops.report import build_report
+from lakehouse.ops.report_html import CSP, report_html
+from lakehouse.ops.report_series import (
     DayRows,
+    FreshnessCell,
     action_items,
-    build_report,
     file_reasons,
+    freshness_cells,
     in_period,
     run_stages,
     silver_versions,
 )
-from lakehouse.ops.report_html import CSP, report_html
 
 T0 = dt.datetime(2026, 1, 10, 8, 0, tzinfo=dt.UTC)  # tests/unit/ops/conftest.py
 D1, D2, D3 = dt.date(2026, 1, 5), dt.date(2026, 1, 6), dt.date(2026, 1, 7)
@@ -242,6 +245,43 @@ def test_silver_sizes_before_an_uncounted_append_are_unknown() -> None:
     assert [v.rows for v in silver_versions(commits, current_rows=10)] == [8, 10]
     commits.insert(0, CommitRecord(-1, None, "WRITE", inserted=3))
     assert [v.rows for v in silver_versions(commits, current_rows=10)] == [None, 8, 10]
+
+
+def test_freshness_shows_each_due_delivery_against_its_deadline(
+    small_lake: Any, clients: dict[str, ClientConfig]
+) -> None:
+    data = build_report(small_lake.settings, small_lake.engine, clients, now=NOW)
+    cells = freshness_cells(data.freshness)
+    # acme is due Mondays 06:00 New York + 2h (13:00 UTC): the 2026-01-05 file was first
+    # audited on 2026-01-10 08:00 UTC; nothing came for 2026-01-12.
+    assert [(c.due_date, c.state, c.label) for c in cells["acme"]] == [
+        (D1, "late", "+4.8 d"),
+        (dt.date(2026, 1, 12), "missing", "missing"),
+    ]
+    assert cells["acme"][0].deadline == dt.datetime(2026, 1, 5, 13, 0, tzinfo=dt.UTC)
+    assert [c.state for c in cells["globex"]] == ["missing"]
+    html = report_html(small_lake.settings, small_lake.engine, clients, now=NOW)
+    assert 'id="chart-freshness"' in html and "weekly on MON by 06:00" in html
+
+
+def test_freshness_cells_cover_every_state() -> None:
+    deadline = dt.datetime(2026, 3, 2, 11, 0, tzinfo=dt.UTC)
+
+    def check(expected: int, delivered: int, late: float | None) -> DeliveryCheck:
+        late_by = None if late is None else dt.timedelta(hours=late)
+        return DeliveryCheck(dt.date(2026, 3, 2), deadline, expected, delivered, None, late_by)
+
+    fresh = type("F", (), {"client_id": "c", "status": "late"})()
+    fresh.checks = (check(2, 2, None), check(2, 2, 5), check(2, 1, 30), check(1, 0, None))
+    assert [(c.state, c.label) for c in freshness_cells([fresh])["c"]] == [
+        ("on_time", "on time"),
+        ("late", "+5.0 h"),
+        ("missing", "1/2 missing"),
+        ("not_due", "due"),
+    ]
+    fresh.status = "no_calendar"
+    assert freshness_cells([fresh]) == {}
+    assert isinstance(FreshnessCell(dt.date(2026, 3, 2), deadline, "late", "x"), FreshnessCell)
 
 
 def test_held_and_failed_files_come_with_the_command_to_run(small_lake: Any) -> None:
