@@ -62,6 +62,7 @@ _RC: dict[str, Any] = {
     "axes.axisbelow": True,
     "grid.color": "#e0e0e0",
     "legend.frameon": False,
+    "legend.fontsize": 8,
 }
 
 
@@ -128,8 +129,10 @@ def _per_client(
     days: Callable[[Any], Sequence[dt.date]],
     draw: Callable[[Any, Any], None],
     ylabel: str,
+    colours: Mapping[str, str],
 ) -> str:
-    """One panel per client on one date range, each drawn by ``draw(ax, data)``."""
+    """One panel per client on one date range, each drawn by ``draw(ax, data)``; one legend
+    (the colours are the same in every panel)."""
     every = [d for data in series.values() for d in days(data)]
     if not every:
         return empty_chart(chart_id, title, "no data in this period")
@@ -140,8 +143,17 @@ def _per_client(
             ax.set_title(client, loc="left", fontweight="bold")
             ax.set_ylabel(ylabel)
             _date_axis(ax, min(every), max(every))
-            ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+        axes[0].legend(handles=_patches(colours), loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return svg_of(fig, chart_id, title)
+
+
+def _patches(colours: Mapping[str, str]) -> list[Any]:
+    """Legend entries; state names read as words (``on_time``), reason codes stay codes."""
+    from matplotlib.patches import Patch
+
+    return [
+        Patch(color=c, label=n if ":" in n else n.replace("_", " ")) for n, c in colours.items()
+    ]
 
 
 def rows_chart(series: Mapping[str, Sequence[DayRows]], chart_id: str = "chart-rows") -> str:
@@ -155,8 +167,9 @@ def rows_chart(series: Mapping[str, Sequence[DayRows]], chart_id: str = "chart-r
             ax.bar(x, values, width=0.8, bottom=bottom, color=colour, label=name)
             bottom = [b + v for b, v in zip(bottom, values, strict=True)]
 
+    title = "Rows per creation date"
     return _per_client(
-        chart_id, "Rows per creation date", series, lambda ds: [d.day for d in ds], draw, "rows"
+        chart_id, title, series, lambda ds: [d.day for d in ds], draw, "rows", ROW_COLOURS
     )
 
 
@@ -184,7 +197,7 @@ def reasons_chart(
                 bottom = [b + v for b, v in zip(bottom, values, strict=True)]
 
     title = "Quarantine reason codes per creation date"
-    return _per_client(chart_id, title, series, lambda c: [d for d, _ in c], draw, "rows")
+    return _per_client(chart_id, title, series, lambda c: [d for d, _ in c], draw, "rows", colours)
 
 
 def _stage_colours(names: Sequence[str]) -> dict[str, str]:
@@ -299,8 +312,5 @@ def freshness_chart(
         _date_axis(ax, min(c.due_date for c in cells), max(c.due_date for c in cells))
         ax.set_xlim(min(ends) - dt.timedelta(days=1), max(ends) + dt.timedelta(days=0.5))
         ax.set_xlabel("due date (each cell starts on its due date)")
-        from matplotlib.patches import Patch
-
-        handles = [Patch(color=c, label=n.replace("_", " ")) for n, c in FRESHNESS_COLOURS.items()]
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+        ax.legend(handles=_patches(FRESHNESS_COLOURS), loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return svg_of(fig, chart_id, title)

@@ -153,7 +153,7 @@ _FRESHNESS = (
     ("status", "status", ""),
     ("last_delivery", "last delivery (UTC)", ""),
     ("expected_by", "late since / next deadline (UTC)", ""),
-    ("missing", "missing files (creation date_N)", "file"),
+    ("missing", "missing files (creation date_N)", "wrap"),
 )
 
 
