@@ -19,8 +19,8 @@ import pyarrow.compute as pc
 from lakehouse.config.models import ClientConfig, Settings
 from lakehouse.engine.base import TableEngine
 from lakehouse.errors import LakehouseError
-from lakehouse.ops.audit_views import client_status, read_audit
-from lakehouse.ops.freshness import ClientFreshness, client_freshness
+from lakehouse.ops.audit_views import read_audit
+from lakehouse.ops.freshness import ClientFreshness, freshness_of
 from lakehouse.ops.report_series import (
     ActionItem,
     DayRows,
@@ -60,17 +60,22 @@ class ReportData:
 
 
 def _quarantine_reason_table(
-    settings: Settings, engine: TableEngine, clients: Mapping[str, ClientConfig], files: set[str]
+    settings: Settings,
+    engine: TableEngine,
+    clients: Mapping[str, ClientConfig],
+    client_id: str | None,
+    files: set[str],
 ) -> pa.Table:
-    """The reason columns of the quarantine rows of ``files``, every dataset of ``clients``."""
+    """The reason columns of the quarantine rows of ``files``, every dataset of ``clients``
+    (one client's partition with ``client_id``)."""
     parts = []
+    partition = None if client_id is None else ("client_id", client_id)
     for dataset in sorted({c.dataset for c in clients.values()}):
         path = settings.table_path("quarantine", dataset)
         if not engine.exists(path):
             continue
-        table = engine.read(
-            path, columns=["client_id", "_reasons", "_source_file", "_creation_date"]
-        )
+        columns = ["client_id", "_reasons", "_source_file", "_creation_date"]
+        table = engine.read(path, columns=columns, partition=partition)
         wanted = pa.array(sorted(files), pa.string())
         table = table.filter(pc.is_in(table.column("_source_file").cast(pa.string()), wanted))
         parts.append(table.select(["client_id", "_creation_date", "_reasons"]))
@@ -115,6 +120,20 @@ def _silver(
     )
 
 
+def _silver_rows(
+    settings: Settings, engine: TableEngine, clients: Mapping[str, ClientConfig]
+) -> dict[str, int]:
+    """Client -> its rows in silver now (the ``client_id`` column only)."""
+    counts: dict[str, int] = {}
+    for dataset in sorted({c.dataset for c in clients.values()}):
+        path = settings.table_path("silver", dataset)
+        if engine.exists(path):
+            column = engine.read(path, columns=["client_id"]).column("client_id")
+            for item in pc.value_counts(column.cast(pa.string())).to_pylist():
+                counts[str(item["values"])] = counts.get(str(item["values"]), 0) + item["counts"]
+    return counts
+
+
 def _window(since: dt.date | None, now: dt.datetime) -> int:
     """Freshness over the period's days (at least one), or the last four weeks."""
     if since is None:
@@ -151,8 +170,10 @@ def build_report(
         if client_id
         else sorted(set(clients) | {str(r["client_id"]) for r in rows if r["client_id"]})
     )
-    silver = {s["client_id"]: s["silver_rows"] for s in client_status(settings, engine, clients)}
-    summaries = client_summaries(rows, ids, silver)
+    silver = _silver_rows(settings, engine, clients)
+    summaries = client_summaries(
+        rows, ids, {c: silver.get(c, 0) if c in clients else None for c in ids}
+    )
     held, failed = action_items(rows)
     chosen = {c: clients[c] for c in ids if c in clients}
     return ReportData(
@@ -163,13 +184,22 @@ def build_report(
         clients=tuple(ids),
         summaries=tuple(summaries),
         rows_per_day=rows_per_day(rows),
-        row_reasons=row_reasons(_quarantine_reason_table(settings, engine, clients, files)),
+        row_reasons=row_reasons(
+            _quarantine_reason_table(settings, engine, clients, client_id, files)
+        ),
         file_reasons=tuple(file_reasons(rows)),
         runs=run_stages(rows),
         silver=_silver(settings, engine, clients, client_id, files, since),
         held=tuple(held),
         failed=tuple(failed),
         freshness=tuple(
-            client_freshness(settings, engine, chosen, now=now, days=_window(since, now))
+            freshness_of(
+                c,
+                chosen[c].delivery,
+                [r for r in every if r["client_id"] == c],
+                now=now,
+                days=_window(since, now),
+            )
+            for c in sorted(chosen)
         ),
     )

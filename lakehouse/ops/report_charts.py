@@ -104,10 +104,12 @@ def _date_axis(ax: Any, first: dt.date, last: dt.date) -> None:
     span = (last - first).days + 1
     if span <= 62:
         locator: Any = mdates.DayLocator(interval=max(1, -(-span // 10)))  # type: ignore[no-untyped-call]
+        formatter: Any = mdates.DateFormatter("%b %d")  # type: ignore[no-untyped-call]
     else:
         locator = mdates.AutoDateLocator(minticks=4, maxticks=10)  # type: ignore[no-untyped-call]
+        formatter = mdates.ConciseDateFormatter(locator)  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_formatter(formatter)
     ax.set_xlim(first - dt.timedelta(days=1), last + dt.timedelta(days=1))
     ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
 
@@ -143,6 +145,7 @@ def _per_client(
             ax.set_title(client, loc="left", fontweight="bold")
             ax.set_ylabel(ylabel)
             _date_axis(ax, min(every), max(every))
+        axes[-1].set_xlabel(f"creation date ({min(every):%Y-%m-%d} to {max(every):%Y-%m-%d})")
         axes[0].legend(handles=_patches(colours), loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return svg_of(fig, chart_id, title)
 
@@ -311,6 +314,7 @@ def freshness_chart(
         ax.grid(axis="y", visible=False)
         _date_axis(ax, min(c.due_date for c in cells), max(c.due_date for c in cells))
         ax.set_xlim(min(ends) - dt.timedelta(days=1), max(ends) + dt.timedelta(days=0.5))
-        ax.set_xlabel("due date (each cell starts on its due date)")
+        first, last = min(c.due_date for c in cells), max(c.due_date for c in cells)
+        ax.set_xlabel(f"due date ({first:%Y-%m-%d} to {last:%Y-%m-%d}; a cell starts on it)")
         ax.legend(handles=_patches(FRESHNESS_COLOURS), loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return svg_of(fig, chart_id, title)

@@ -53,8 +53,8 @@ th { background: var(--band); font-weight: 600; }
 td { white-space: nowrap; }
 td.file, td.wrap { white-space: normal; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
-td code { white-space: pre-wrap; word-break: break-all; background: #f5f5f5; padding: 1px 4px; }
-td.file { word-break: break-all; font-family: monospace; }
+td code { white-space: pre-wrap; overflow-wrap: anywhere; background: #f5f5f5; padding: 1px 4px; }
+td.file { overflow-wrap: anywhere; font-family: monospace; }
 figure.chart { margin: 8px 0 16px; }
 figure.chart svg { width: 100%; height: auto; display: block; }
 .badge { display: inline-block; padding: 0 6px; border-radius: 8px; color: #fff; font-size: 12px; }
