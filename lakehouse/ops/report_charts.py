@@ -24,6 +24,7 @@ from lakehouse.ops.report_series import (
 
 __all__ = [
     "FRESHNESS_COLOURS",
+    "MAX_RUNS",
     "ROW_COLOURS",
     "empty_chart",
     "freshness_chart",
@@ -50,6 +51,7 @@ _STAGE_COLOURS = {
 }
 _CHANGE_COLOURS = {"inserted": "#2e7d32", "updated": "#1565c0", "deleted": "#c62828"}
 _WIDTH_IN = 10.0
+MAX_RUNS = 40  # the stage chart's latest runs: one bar each
 _RC: dict[str, Any] = {
     "svg.fonttype": "none",
     "text.parse_math": False,
@@ -217,7 +219,7 @@ def _stage_colours(names: Sequence[str]) -> dict[str, str]:
 
 def _run_label(run: RunStages) -> str:
     files = "file" if run.files == 1 else "files"
-    return f"{run.started_at:%Y-%m-%d %H:%M}  {run.run_id[:18]}  ({run.files} {files})"
+    return f"{run.run_id} ({run.files} {files})"
 
 
 def stages_chart(runs: Sequence[RunStages], chart_id: str = "chart-stages") -> str:
@@ -225,18 +227,22 @@ def stages_chart(runs: Sequence[RunStages], chart_id: str = "chart-stages") -> s
     title = "Stage seconds per run"
     if not runs:
         return empty_chart(chart_id, title, "no run in this period")
+    shown = runs[-MAX_RUNS:]
+    note = "" if len(shown) == len(runs) else f"; the latest {len(shown)} of {len(runs)} runs"
+    runs = shown
     names = sorted({n for r in runs for n in r.seconds}, key=stage_key)
     colours = _stage_colours(names)
     fig, (ax,) = _figure(chart_id, 1.0 + 0.32 * len(runs))
     with _style(chart_id):
-        labels = [_run_label(r) for r in runs]
+        rows = range(len(runs))  # positions, not labels: equal labels must not share a bar
         left = [0.0] * len(runs)
         for name in names:
             values = [r.seconds.get(name, 0.0) for r in runs]
-            ax.barh(labels, values, left=left, color=colours[name], label=name, height=0.7)
+            ax.barh(rows, values, left=left, color=colours[name], label=name, height=0.7)
             left = [a + b for a, b in zip(left, values, strict=True)]
+        ax.set_yticks(rows, [_run_label(r) for r in runs])
         ax.invert_yaxis()
-        ax.set_xlabel("seconds (all files of the run)")
+        ax.set_xlabel(f"seconds, all files of the run (oldest run on top{note})")
         ax.grid(axis="y", visible=False)
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     return svg_of(fig, chart_id, title)

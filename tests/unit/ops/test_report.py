@@ -377,3 +377,16 @@ def test_cli_writes_the_report_and_refuses_an_unknown_client(
     assert "unknown client 'nope'" in capsys.readouterr().err
     with pytest.raises(LakehouseError):
         build_report(small_lake.settings, small_lake.engine, {}, client_id="acme")
+
+
+def test_chart_labels_are_escaped_text_and_long_histories_are_capped() -> None:
+    from lakehouse.ops.report_charts import MAX_RUNS, stages_chart
+    from lakehouse.ops.report_series import RunStages
+
+    hostile = RunStages("<script>alert(1)</script>$x$", T0, 1, {"read": 1.0})
+    svg = stages_chart([hostile])
+    assert "<script>" not in svg and "&lt;script&gt;alert(1)&lt;/script&gt;$x$" in svg
+    many = [RunStages(f"run-{i:03}", T0, 1, {"read": 1.0}) for i in range(MAX_RUNS + 5)]
+    svg = stages_chart(many)
+    assert "run-004 " not in svg and "run-005 (1 file)" in svg
+    assert f"the latest {MAX_RUNS} of {MAX_RUNS + 5} runs" in svg
