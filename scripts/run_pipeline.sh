@@ -4,13 +4,24 @@
 #   ./scripts/run_pipeline.sh --demo              # bundled demo data, dev key generated locally
 #   ./scripts/run_pipeline.sh [--client ID ...]   # real run: needs LAKEHOUSE_TOKEN_KEY or LAKEHOUSE_KEY_FILE
 #   ./scripts/run_pipeline.sh --backfill --client ID --from YYYY-MM-DD --to YYYY-MM-DD [--dry-run]
+#   ./scripts/run_pipeline.sh --freshness [--client ID]   # deliveries vs calendars, no Spark
+#   ./scripts/run_pipeline.sh --retention [--client ID] [--dry-run]   # expired data, no Spark
 #
-# Other flags are passed to `lakehouse ingest` (`lakehouse backfill` after --backfill).
+# Other flags are passed to `lakehouse ingest` (`lakehouse backfill` after --backfill,
+# `lakehouse freshness` after --freshness: exit 1 when late, `lakehouse retention`).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
 
 if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-    sed -n '2,8p' "$0"; exit 0
+    sed -n '2,11p' "$0"; exit 0
+fi
+
+if [[ "${1:-}" == "--freshness" || "${1:-}" == "--retention" ]]; then
+    command="${1#--}"
+    shift
+    ensure_venv
+    cd "$ROOT"
+    exec lakehouse "$command" "$@"  # tables through delta-rs: no JVM
 fi
 
 JOB="$ROOT/jobs/ingest.py"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -197,6 +198,7 @@ def _cmd_config_schema(args: argparse.Namespace) -> int:
 def _cmd_schedules_render(args: argparse.Namespace) -> int:
     from lakehouse.ops.schedules import (
         check_clients,
+        existing_cluster_secrets,
         load_schedules,
         render_crontab,
         render_databricks_jobs,
@@ -204,7 +206,8 @@ def _cmd_schedules_render(args: argparse.Namespace) -> int:
 
     settings = load_cli_settings(args)
     schedules = load_schedules(args.schedules)
-    check_clients(schedules, load_clients(settings.clients_dir), args.schedules)
+    clients = load_clients(settings.clients_dir)
+    check_clients(schedules, clients, args.schedules)
     if args.format == "crontab":
         repo = args.repo_dir.resolve()
         if schedules.repo_dir is None and not (repo / RUN_SCRIPT).is_file():
@@ -214,7 +217,14 @@ def _cmd_schedules_render(args: argparse.Namespace) -> int:
             )
         text = render_crontab(schedules, repo)
     else:
-        text = json.dumps(render_databricks_jobs(schedules), indent=2) + "\n"
+        text = json.dumps(render_databricks_jobs(schedules, clients), indent=2) + "\n"
+        needed = existing_cluster_secrets(schedules, clients)
+        if needed:
+            print(
+                f"note: cluster {schedules.databricks.existing_cluster_id} must set "
+                f"{', '.join(needed)} (from a secret scope) or the jobs refuse to start",
+                file=sys.stderr,
+            )
     write_or_print(text, args.out)
     return 0
 

@@ -14,7 +14,7 @@ import socket
 import sys
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, cast
 
@@ -28,6 +28,7 @@ from lakehouse.pii.keys import KeyRing, Purpose
 if TYPE_CHECKING:
     from lakehouse.engine.base import TableEngine
     from lakehouse.pii.erasure import ErasureReport, MemberKey
+    from lakehouse.pii.retention import RetentionReport
 
 __all__ = ["register"]
 
@@ -86,6 +87,22 @@ def _audited(
             record.finished_at = dt.datetime.now(dt.UTC)
             append_pii_event(engine, settings.lake_root, record)
         _RECORDED.discard(record.event_id)
+
+
+@contextmanager
+def _dataset_locks(settings: Settings, client: ClientConfig, run_id: str) -> Iterator[None]:
+    """The lock of every client writing ``client``'s dataset. A full vacuum (erasure,
+    retention) removes every file the table does not reference, including files another
+    client's run has written but not committed yet: all of them must be idle."""
+    from lakehouse.ingest.lock import ClientLock
+
+    sharing = {
+        c for c, v in load_clients(settings.clients_dir).items() if v.dataset == client.dataset
+    }
+    with ExitStack() as locks:
+        for client_id in sorted(sharing | {client.client_id}):
+            locks.enter_context(ClientLock(settings.lock_dir, client_id, run_id=run_id))
+        yield
 
 
 def _client(settings: Settings, client_id: str) -> ClientConfig:
@@ -228,7 +245,6 @@ def _cmd_decrypt(args: argparse.Namespace) -> int:
 
 
 def _cmd_forget(args: argparse.Namespace) -> int:
-    from lakehouse.ingest.lock import ClientLock
     from lakehouse.pii.erasure import forget
     from lakehouse.pii.policies import needed_purposes
     from lakehouse.spark import build_spark
@@ -248,7 +264,7 @@ def _cmd_forget(args: argparse.Namespace) -> int:
     engine = _engine(settings)
     with (
         _audited(settings, engine, "forget", client.client_id, args.reason) as event,
-        ClientLock(settings.lock_dir, client.client_id, run_id=f"forget-{event.event_id}"),
+        _dataset_locks(settings, client, f"forget-{event.event_id}"),
     ):
         report = forget(
             build_spark(settings), settings, client, engine, keys, raw_key, dry_run=args.dry_run
@@ -278,6 +294,65 @@ def _print_forget(report: ErasureReport, dry_run: bool) -> None:
         print(
             f"verified: no file under the lake holds the member (request {report.fingerprint[:16]})"
         )
+
+
+def _cmd_retention(args: argparse.Namespace) -> int:
+    from lakehouse.pii.retention import apply_retention
+
+    settings = load_cli_settings(args)
+    clients = load_clients(settings.clients_dir)
+    chosen = (
+        [_client(settings, c) for c in args.client]
+        if args.client
+        else [c for c in clients.values() if c.retention.configured]
+    )
+    if not chosen:
+        raise LakehouseError(
+            "no client has a retention period", fix="add 'retention:' to a client file"
+        )
+    engine = _engine(settings)
+    today = args.as_of or dt.datetime.now(dt.UTC).date()
+    unverified = []
+    for client in chosen:
+        with (
+            _audited(settings, engine, "retention", client.client_id, args.reason) as event,
+            _dataset_locks(settings, client, f"retention-{event.event_id}"),
+        ):
+            report = apply_retention(settings, engine, client, today=today, dry_run=args.dry_run)
+            event.tables = ",".join(sorted(report.cutoffs))
+            event.rows = sum(report.rows.values())
+            event.detail = report.as_detail()
+        _print_retention(report)
+        if not report.verified:
+            unverified.append(client.client_id)
+    if unverified:
+        raise LakehouseError(
+            f"retention not verified for {', '.join(unverified)}: expired rows still in files",
+            fix="see detail.leftovers of the retention events in audit/pii_events",
+        )
+    return 0
+
+
+def _print_retention(report: RetentionReport) -> None:
+    verb = "would delete" if report.dry_run else "deleted"
+    print(f"{report.client_id} (as of {report.today.isoformat()}):")
+    for layer, cutoff in report.cutoffs.items():
+        if layer == "archive":
+            count = f"{report.archive_files} archived file(s)"
+        else:
+            count = f"{report.rows.get(layer, 0)} row(s)"
+            if not report.dry_run:
+                count += f", {report.files_removed.get(layer, 0)} file(s) vacuumed"
+        print(f"  {layer:<11} created before {cutoff}: {verb} {count}")
+    if not report.dry_run:
+        print("  verified: no data file of the client holds an expired row")
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
 
 
 def _add(
@@ -331,3 +406,11 @@ def register(sub: Subcommands) -> None:
     forget.add_argument("--dry-run", action="store_true", help="show what would be removed")
     forget.add_argument("--yes", action="store_true", help="confirm: history is removed too")
     forget.add_argument("--reason", help="request id, recorded in the audit")
+
+    retention = _add(
+        sub, "retention", "delete and purge data older than each client's periods", _cmd_retention
+    )
+    retention.add_argument("--client", action="append", help="only this client (repeatable)")
+    retention.add_argument("--dry-run", action="store_true", help="count, delete nothing")
+    retention.add_argument("--as-of", type=_date, help="today's date for the cutoffs (UTC)")
+    retention.add_argument("--reason", help="ticket or policy id, recorded in the audit")

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lakehouse.config.calendar import DeliveryCalendar
+from lakehouse.config.retention import RetentionPolicy
 
 __all__ = [
     "Checks",
@@ -26,6 +27,7 @@ __all__ = [
     "MaskOptions",
     "PhiSettings",
     "PiiPolicy",
+    "RetentionPolicy",
     "Settings",
     "SparkSettings",
     "Thresholds",
@@ -302,6 +304,9 @@ class ClientConfig(_Frozen):
     phi: PhiSettings = PhiSettings()
     delivery: DeliveryCalendar | None = Field(
         None, description="When files are due (`lakehouse freshness`); none: not checked."
+    )
+    retention: RetentionPolicy = Field(
+        RetentionPolicy(), description="How long each layer keeps data (`lakehouse retention`)."
     )
     token_domain: str | None = Field(
         None,

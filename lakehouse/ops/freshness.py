@@ -87,13 +87,16 @@ def _iso(moment: dt.datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
 
 
-def _arrivals(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[dt.date, int], dt.datetime]:
-    """(creation date, sequence) -> when it was first audited, REJECTED rows left out. A bare
-    file name (sequence 0) is the day's first file."""
+def _arrivals(
+    rows: Iterable[Mapping[str, Any]], now: dt.datetime
+) -> dict[tuple[dt.date, int], dt.datetime]:
+    """(creation date, sequence) -> when it was first audited (by ``now``: an evaluation as
+    of a past moment knows only what had arrived), REJECTED rows left out. A bare file name
+    (sequence 0) is the day's first file."""
     first: dict[tuple[dt.date, int], dt.datetime] = {}
     for row in rows:
         day, sequence, seen = row["creation_date"], row["sequence"], row["started_at"]
-        if row["status"] == Status.REJECTED or day is None or sequence is None or seen is None:
+        if row["status"] == Status.REJECTED or None in (day, sequence, seen) or seen > now:
             continue
         key = (day, max(int(sequence), 1))
         if key not in first or seen < first[key]:
@@ -111,7 +114,7 @@ def freshness_of(
 ) -> ClientFreshness:
     """One client's freshness from its audit rows (``client_id`` rows only), at ``now``,
     over the due days of the last ``days`` days (local to the calendar's zone)."""
-    arrivals = _arrivals(rows)
+    arrivals = _arrivals(rows, now)
     last_delivery = max(arrivals.values(), default=None)
     if calendar is None:
         return ClientFreshness(

@@ -1,7 +1,8 @@
 """Schedules: ``conf/schedules.yaml`` rendered for real schedulers (crontab, Databricks Jobs).
 
 Both renderings call the same entry points users run by hand: ``scripts/run_pipeline.sh``
-(crontab) and ``jobs/ingest.py`` / ``jobs/backfill.py`` (Databricks ``spark_python_task``).
+(crontab) and ``jobs/ingest.py``, ``jobs/backfill.py``, ``jobs/freshness.py`` and
+``jobs/retention.py`` (Databricks ``spark_python_task``).
 A scheduled backfill re-processes a rolling window (``--last-days N``), so late corrections
 inside the window are picked up without anyone choosing dates.
 """
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from lakehouse.config.models import ClientConfig
 from lakehouse.errors import ConfigError
+from lakehouse.pii.keys import ENCRYPT_KEY_ENV, SIV_KEY_ENV, TOKEN_KEY_ENV, Purpose
 
 __all__ = [
     "BackfillWindow",
@@ -28,6 +30,8 @@ __all__ = [
     "DatabricksTarget",
     "Schedules",
     "check_clients",
+    "existing_cluster_secrets",
+    "job_secrets",
     "load_schedules",
     "parse_cron",
     "render_crontab",
@@ -45,6 +49,12 @@ _FIELDS: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (
     ("month", 1, 12, _MONTHS),
     ("day of week", 0, 7, _DAYS),
 )
+JobKind = Literal["ingest", "backfill", "freshness", "retention"]
+_KEY_ENV: dict[Purpose, str] = {
+    "token": TOKEN_KEY_ENV,
+    "encrypt": ENCRYPT_KEY_ENV,
+    "siv": SIV_KEY_ENV,
+}
 _PART = re.compile(r"^(?:(\*)|([0-9A-Za-z]+)(?:-([0-9A-Za-z]+))?)(?:/([0-9]+))?$")
 
 
@@ -140,10 +150,16 @@ class BackfillWindow(_Frozen):
 class ClientSchedule(_Frozen):
     ingest: str | None = Field(None, description="5-field cron for the client's ingest.")
     backfill: BackfillWindow | None = None
+    freshness: str | None = Field(
+        None, description="5-field cron for `lakehouse freshness` (needs a delivery calendar)."
+    )
+    retention: str | None = Field(
+        None, description="5-field cron for `lakehouse retention` (needs retention periods)."
+    )
 
-    @field_validator("ingest")
+    @field_validator("ingest", "freshness", "retention")
     @classmethod
-    def _ingest_cron(cls, value: str | None) -> str | None:
+    def _job_cron(cls, value: str | None) -> str | None:
         return None if value is None else _cron(value)
 
 
@@ -159,11 +175,25 @@ class DatabricksTarget(_Frozen):
         (), description="Task libraries, e.g. the lakehouse wheel: [{whl: /Workspace/...whl}]."
     )
     timeout_seconds: int = Field(0, ge=0)
+    secret_scope: str = Field(
+        "lakehouse",
+        pattern=r"^[A-Za-z0-9._-]{1,128}$",
+        description="Secret scope the job clusters read every key a job needs from "
+        "({{secrets/<scope>/token-key}}, encrypt-key, siv-key).",
+    )
 
     @model_validator(mode="after")
     def _one_cluster(self) -> DatabricksTarget:
         if (self.existing_cluster_id is None) == (self.new_cluster is None):
             raise ValueError("set exactly one of existing_cluster_id and new_cluster")
+        variables = (self.new_cluster or {}).get("spark_env_vars") or {}
+        for name in _KEY_ENV.values():
+            value = variables.get(name)
+            if value is not None and not str(value).startswith("{{secrets/"):
+                raise ValueError(
+                    f"new_cluster.spark_env_vars.{name} must be a secret reference "
+                    "({{secrets/<scope>/<key>}}), never a key in config"
+                )
         return self
 
 
@@ -194,7 +224,7 @@ class Schedules(_Frozen):
     @field_validator("environment")
     @classmethod
     def _no_secrets(cls, value: dict[str, str]) -> dict[str, str]:
-        if "LAKEHOUSE_TOKEN_KEY" in value:
+        if set(_KEY_ENV.values()) & set(value):
             raise ValueError("keys never go in config; set LAKEHOUSE_KEY_FILE to a key file")
         return value
 
@@ -218,9 +248,27 @@ def load_schedules(path: Path) -> Schedules:
 
 
 def check_clients(schedules: Schedules, clients: Mapping[str, ClientConfig], path: Path) -> None:
-    """Raises: ConfigError: a scheduled client has no ``clients/<id>.yaml``."""
-    for client_id in schedules.clients:
-        if client_id not in clients:
+    """Raises: ConfigError: a scheduled client has no ``clients/<id>.yaml``, or a freshness
+    check is scheduled for a client without a delivery calendar."""
+    for client_id, schedule in schedules.clients.items():
+        client = clients.get(client_id)
+        if client is not None and schedule.freshness and client.delivery is None:
+            raise ConfigError(
+                "freshness is scheduled but the client has no delivery calendar",
+                path=str(path),
+                key=f"clients.{client_id}.freshness",
+                fix=f"add a 'delivery:' section to clients/{client_id}.yaml (README, "
+                "'Freshness') or remove the freshness schedule",
+            )
+        if client is not None and schedule.retention and not client.retention.configured:
+            raise ConfigError(
+                "retention is scheduled but the client has no retention period",
+                path=str(path),
+                key=f"clients.{client_id}.retention",
+                fix=f"add a 'retention:' section to clients/{client_id}.yaml (README, "
+                "'Retention') or remove the retention schedule",
+            )
+        if client is None:
             raise ConfigError(
                 "schedule for a client that is not configured",
                 path=str(path),
@@ -231,9 +279,9 @@ def check_clients(schedules: Schedules, clients: Mapping[str, ClientConfig], pat
             )
 
 
-def _jobs(schedules: Schedules) -> list[tuple[str, str, str, list[str]]]:
+def _jobs(schedules: Schedules) -> list[tuple[JobKind, str, str, list[str]]]:
     """(kind, client, cron, arguments of the job) for every scheduled job."""
-    jobs = []
+    jobs: list[tuple[JobKind, str, str, list[str]]] = []
     for client_id, schedule in sorted(schedules.clients.items()):
         if schedule.ingest:
             jobs.append(("ingest", client_id, schedule.ingest, ["--client", client_id]))
@@ -243,11 +291,33 @@ def _jobs(schedules: Schedules) -> list[tuple[str, str, str, list[str]]]:
             jobs.append(
                 ("backfill", client_id, window.cron, [*arguments, "--source", window.source])
             )
+        if schedule.freshness:
+            jobs.append(("freshness", client_id, schedule.freshness, ["--client", client_id]))
+        if schedule.retention:
+            arguments = ["--client", client_id, "--reason", "scheduled retention"]
+            jobs.append(("retention", client_id, schedule.retention, arguments))
     return jobs
 
 
+def _secret_name(variable: str) -> str:
+    """``LAKEHOUSE_TOKEN_KEY`` -> ``token-key``: the secret's name in the scope."""
+    return variable.removeprefix("LAKEHOUSE_").lower().replace("_", "-")
+
+
+def job_secrets(kind: JobKind, client: ClientConfig) -> list[str]:
+    """The key variables a job of ``kind`` for ``client`` needs at start: every purpose its
+    PII policies use for ingest and backfill (a missing one refuses the run); none for
+    freshness (it reads the audit) and retention (it deletes by creation date)."""
+    if kind in ("freshness", "retention"):
+        return []
+    from lakehouse.pii.policies import needed_purposes  # imports pyspark
+
+    return [_KEY_ENV[purpose] for purpose in sorted(needed_purposes([client]))]
+
+
 def render_crontab(schedules: Schedules, repo_dir: Path) -> str:
-    """crontab lines calling ``scripts/run_pipeline.sh`` (``--backfill`` for backfills)."""
+    """crontab lines calling ``scripts/run_pipeline.sh`` (``--backfill``, ``--freshness``,
+    ``--retention``)."""
     root = schedules.repo_dir or str(repo_dir)
     lines = [
         "# lakehouse schedules: generated by `lakehouse schedules render --format crontab`",
@@ -257,7 +327,7 @@ def render_crontab(schedules: Schedules, repo_dir: Path) -> str:
         *(f"{k}={shlex.quote(v)}" for k, v in sorted(schedules.environment.items())),
     ]
     for kind, client_id, cron, arguments in _jobs(schedules):
-        command = ["./scripts/run_pipeline.sh", *(["--backfill"] if kind == "backfill" else [])]
+        command = ["./scripts/run_pipeline.sh", *([f"--{kind}"] if kind != "ingest" else [])]
         text = shlex.join([*command, *arguments])
         if schedules.lock_dir:
             lock = f"{schedules.lock_dir}/lakehouse-{kind}-{client_id}.lock"
@@ -270,8 +340,12 @@ def render_crontab(schedules: Schedules, repo_dir: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_databricks_jobs(schedules: Schedules) -> list[dict[str, Any]]:
-    """One Jobs API 2.1 job per scheduled job (``databricks jobs create --json``)."""
+def render_databricks_jobs(
+    schedules: Schedules, clients: Mapping[str, ClientConfig]
+) -> list[dict[str, Any]]:
+    """One Jobs API 2.1 job per scheduled job (``databricks jobs create --json``). A job
+    cluster gets every key its job needs as ``{{secrets/<scope>/<name>}}`` references; an
+    existing cluster must define them itself (``existing_cluster_secrets`` lists them)."""
     target = schedules.databricks
     jobs: list[dict[str, Any]] = []
     for kind, client_id, cron, arguments in _jobs(schedules):
@@ -299,11 +373,31 @@ def render_databricks_jobs(schedules: Schedules) -> list[dict[str, Any]]:
             "tasks": [task],
         }
         if target.new_cluster is not None:
+            cluster = dict(target.new_cluster)
+            variables = dict(cluster.get("spark_env_vars") or {})
+            for variable in job_secrets(kind, clients[client_id]):
+                variables[variable] = (
+                    f"{{{{secrets/{target.secret_scope}/{_secret_name(variable)}}}}}"
+                )
+            cluster["spark_env_vars"] = variables
             task["job_cluster_key"] = "lakehouse"
-            job["job_clusters"] = [
-                {"job_cluster_key": "lakehouse", "new_cluster": dict(target.new_cluster)}
-            ]
+            job["job_clusters"] = [{"job_cluster_key": "lakehouse", "new_cluster": cluster}]
         else:
             task["existing_cluster_id"] = target.existing_cluster_id
         jobs.append(job)
     return jobs
+
+
+def existing_cluster_secrets(
+    schedules: Schedules, clients: Mapping[str, ClientConfig]
+) -> list[str]:
+    """Key variables an existing cluster must define for the scheduled jobs to start (none
+    when the jobs run on job clusters, which get them from the secret scope)."""
+    if schedules.databricks.existing_cluster_id is None:
+        return []
+    needed = {
+        variable
+        for kind, client_id, _, _ in _jobs(schedules)
+        for variable in job_secrets(kind, clients[client_id])
+    }
+    return sorted(needed)

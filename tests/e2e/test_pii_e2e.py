@@ -325,3 +325,31 @@ def test_forget_decrypt_and_rotate(demo_run: DemoRun, tmp_path: Path) -> None:
     assert all(token not in json.dumps(e, default=str) for e in events)
     assert {e["reason"] for e in events} >= {"INC-1", "INC-2", "INC-3"}
     assert globex.client_id in {e["client_id"] for e in events}
+
+
+def test_retention_as_the_crontab_line_runs_it(demo_run: DemoRun, tmp_path: Path) -> None:
+    """`run_pipeline.sh --retention` (no JVM, no key) on a copy of the demo, as of 2027-03-01:
+    acme's quarantine (90d) is gone, its bronze (400d) keeps February only, in every file of
+    the tables; silver and globex are untouched; the event is audited."""
+    lake = demo_run.lake.copy(tmp_path)
+    ws = lake.workspace
+    silver_before = ws.table("silver/members").num_rows
+    env = {k: v for k, v in ws.env().items() if "KEY" not in k}
+    args = ["--retention", "--client", "acme", "--as-of", "2027-03-01", "--reason", "POL-1"]
+    result = run(["./scripts/run_pipeline.sh", *args], env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "verified: no data file of the client holds an expired row" in result.stdout
+    for zone, cutoff in (("bronze", dt.date(2026, 1, 25)), ("quarantine", dt.date(2026, 12, 1))):
+        files = [p for p in (ws.lake / zone).rglob("*.parquet") if "client_id=acme" in p.parts]
+        dates = {d for p in files for d in pq.read_table(p).column("_creation_date").to_pylist()}
+        assert all(d >= cutoff for d in dates), (zone, sorted(dates))
+    acme_bronze = [r for r in ws.table("bronze/members").to_pylist() if r["client_id"] == "acme"]
+    assert {r["_creation_date"] for r in acme_bronze} == {dt.date(2026, 2, 2)}
+    quarantine = ws.table("quarantine/members").column("client_id").to_pylist()
+    assert "acme" not in quarantine and "globex" in quarantine
+    assert ws.table("silver/members").num_rows == silver_before
+    archived = sorted(p.name for p in (ws.lake / "_archive" / "acme").glob("*.csv"))
+    assert archived == ["acme_2026-02-02.csv", "acme_2026-02-03.csv"]
+    events = ws.table("audit/pii_events").to_pylist()
+    (event,) = [e for e in events if e["event"] == "retention"]
+    assert (event["status"], event["reason"]) == ("SUCCESS", "POL-1")

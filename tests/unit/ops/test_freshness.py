@@ -108,6 +108,19 @@ def test_the_window_starts_at_the_first_delivery_or_the_calendars_start() -> Non
     assert late.late_by == dt.timedelta(days=2, hours=1)
 
 
+def test_an_evaluation_as_of_the_past_knows_only_what_had_arrived() -> None:
+    daily = DeliveryCalendar(by=dt.time(6))
+    rows = [
+        _row("2026-03-05", 0, _at("2026-03-05", 5)),
+        _row("2026-03-06", 0, _at("2026-03-09", 1)),
+    ]
+    result = freshness_of("acme", daily, rows, now=_at("2026-03-07", 7), days=3)
+    assert (result.missing, result.last_delivery) == (
+        ("2026-03-06", "2026-03-07"),
+        _at("2026-03-05", 5),
+    )
+
+
 def test_no_calendar_reports_the_last_delivery_only() -> None:
     rows = [_row("2026-03-05", 0, _at("2026-03-05", 5))]
     result = freshness_of("acme", None, rows, now=_at("2026-03-06", 0))

@@ -14,6 +14,7 @@ from lakehouse.errors import ConfigError
 from lakehouse.ops.schedules import (
     Schedules,
     check_clients,
+    existing_cluster_secrets,
     load_schedules,
     parse_cron,
     render_crontab,
@@ -23,6 +24,7 @@ from lakehouse.ops.schedules import (
 
 REPO = Path(__file__).resolve().parents[3]
 SHIPPED = REPO / "conf" / "schedules.yaml"
+CLIENTS = load_clients(REPO / "clients")
 
 
 @pytest.mark.parametrize(
@@ -73,7 +75,7 @@ def test_every_crontab_line_is_valid_cron_calling_a_script_of_this_repo() -> Non
         for line in text.splitlines()
         if line and not line.startswith("#") and "=" not in line.split()[0]
     ]
-    assert len(jobs) == 4
+    assert len(jobs) == 7
     for line in jobs:
         fields = line.split()
         parse_cron(" ".join(fields[:5]))  # five valid cron fields
@@ -83,6 +85,8 @@ def test_every_crontab_line_is_valid_cron_calling_a_script_of_this_repo() -> Non
         assert (REPO / script).is_file(), script
         assert (REPO / script).stat().st_mode & 0o111, f"{script} is not executable"
     assert any("--backfill" in line and "--last-days" in line for line in jobs)
+    assert any("run_pipeline.sh --freshness --client acme" in line for line in jobs)
+    assert any("run_pipeline.sh --retention --client acme --reason" in line for line in jobs)
     assert "CRON_TZ=UTC" in text.splitlines()
 
 
@@ -104,12 +108,15 @@ def test_crontab_options_lock_log_and_repo_dir() -> None:
 
 
 def test_databricks_jobs_are_jobs_api_2_1_documents_calling_the_same_jobs() -> None:
-    jobs = json.loads(json.dumps(render_databricks_jobs(load_schedules(SHIPPED))))
+    jobs = json.loads(json.dumps(render_databricks_jobs(load_schedules(SHIPPED), CLIENTS)))
     assert {job["name"] for job in jobs} == {
         "lakehouse ingest acme",
         "lakehouse backfill acme",
+        "lakehouse freshness acme",
+        "lakehouse retention acme",
         "lakehouse ingest globex",
         "lakehouse backfill globex",
+        "lakehouse freshness globex",
     }
     for job in jobs:
         assert job["max_concurrent_runs"] == 1
@@ -121,12 +128,35 @@ def test_databricks_jobs_are_jobs_api_2_1_documents_calling_the_same_jobs() -> N
         python_file = task["spark_python_task"]["python_file"]
         relative = python_file.split("/lakehouse/", 1)[1]
         assert (REPO / relative).is_file(), python_file
-        assert relative in ("jobs/ingest.py", "jobs/backfill.py")
+        assert relative == f"jobs/{job['tags']['kind']}.py"
         assert task["spark_python_task"]["parameters"][:2] == ["--client", job["tags"]["client"]]
         (cluster,) = job["job_clusters"]
         assert cluster["job_cluster_key"] == "lakehouse"
         env = cluster["new_cluster"]["spark_env_vars"]
-        assert env["LAKEHOUSE_TOKEN_KEY"].startswith("{{secrets/")  # never a literal key
+        assert env["LAKEHOUSE_LAKE_ROOT"] == "/Volumes/main/lakehouse/lake"  # the user's own
+
+
+def test_each_job_cluster_gets_every_key_its_job_needs_from_the_secret_scope() -> None:
+    """Ingest and backfill refuse to start without the token and encrypt keys (and the SIV
+    key for a client with deterministic_encrypt columns: globex); freshness needs none."""
+    jobs = render_databricks_jobs(load_schedules(SHIPPED), CLIENTS)
+    keys = {
+        job["name"]: {
+            name: value
+            for name, value in job["job_clusters"][0]["new_cluster"]["spark_env_vars"].items()
+            if name.endswith("_KEY")
+        }
+        for job in jobs
+    }
+    acme = {
+        "LAKEHOUSE_TOKEN_KEY": "{{secrets/lakehouse/token-key}}",
+        "LAKEHOUSE_ENCRYPT_KEY": "{{secrets/lakehouse/encrypt-key}}",
+    }
+    assert keys["lakehouse ingest acme"] == keys["lakehouse backfill acme"] == acme
+    globex = {**acme, "LAKEHOUSE_SIV_KEY": "{{secrets/lakehouse/siv-key}}"}
+    assert keys["lakehouse ingest globex"] == keys["lakehouse backfill globex"] == globex
+    assert keys["lakehouse freshness acme"] == keys["lakehouse freshness globex"] == {}
+    assert keys["lakehouse retention acme"] == {}
 
 
 def test_existing_cluster_instead_of_a_job_cluster() -> None:
@@ -136,9 +166,14 @@ def test_existing_cluster_instead_of_a_job_cluster() -> None:
             "databricks": {"existing_cluster_id": "0101-abc"},
         }
     )
-    (job,) = render_databricks_jobs(schedules)
+    (job,) = render_databricks_jobs(schedules, CLIENTS)
     assert job["tasks"][0]["existing_cluster_id"] == "0101-abc"
     assert "job_clusters" not in job
+    # the cluster is not ours to change: the render says what it must define
+    assert existing_cluster_secrets(schedules, CLIENTS) == [
+        "LAKEHOUSE_ENCRYPT_KEY",
+        "LAKEHOUSE_TOKEN_KEY",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -157,6 +192,14 @@ def test_existing_cluster_instead_of_a_job_cluster() -> None:
             "exactly one",
         ),
         ({"clients": {"acme": {"ingset": "0 * * * *"}}}, "Extra inputs"),
+        ({"clients": {"acme": {"freshness": "0 0 * *"}}}, "4 fields"),
+        (
+            {
+                "clients": {"acme": {}},
+                "databricks": {"new_cluster": {"spark_env_vars": {"LAKEHOUSE_SIV_KEY": "ab"}}},
+            },
+            "secret reference",
+        ),
     ],
 )
 def test_invalid_schedules_are_refused(data: dict[str, object], message: str) -> None:
@@ -171,13 +214,25 @@ def test_schedule_for_an_unknown_client_names_the_key(tmp_path: Path) -> None:
         check_clients(load_schedules(path), load_clients(REPO / "clients"), path)
 
 
+def test_freshness_and_retention_need_their_client_settings(tmp_path: Path) -> None:
+    path = tmp_path / "schedules.yaml"
+    path.write_text("clients:\n  acme:\n    freshness: '0 * * * *'\n")
+    bare = {"acme": CLIENTS["acme"].model_copy(update={"delivery": None})}
+    with pytest.raises(ConfigError, match="no delivery calendar") as error:
+        check_clients(load_schedules(path), bare, path)
+    assert error.value.key == "clients.acme.freshness"
+    path.write_text("clients:\n  globex:\n    retention: '0 2 * * SAT'\n")
+    with pytest.raises(ConfigError, match="no retention period"):
+        check_clients(load_schedules(path), CLIENTS, path)
+
+
 def test_render_command_writes_both_formats(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(REPO)
     out = tmp_path / "jobs.json"
     assert main(["schedules", "render", "--format", "databricks-json", "--out", str(out)]) == 0
-    assert len(json.loads(out.read_text())) == 4
+    assert len(json.loads(out.read_text())) == 7
     assert main(["schedules", "render", "--format", "crontab"]) == 0
     assert "./scripts/run_pipeline.sh --client acme" in capsys.readouterr().out
 
