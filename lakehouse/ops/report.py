@@ -43,6 +43,8 @@ FRESHNESS_DAYS = 28  # without --since: the due days of the last four weeks
 
 @dataclass(frozen=True)
 class ReportData:
+    """Everything one report shows, for the period (``since``) and clients it covers."""
+
     lake_root: str
     generated_at: dt.datetime
     since: dt.date | None
