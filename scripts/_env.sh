@@ -56,3 +56,29 @@ ensure_venv() {
     export PYSPARK_PYTHON="$VENV/bin/python"
     export PYSPARK_DRIVER_PYTHON="$VENV/bin/python"
 }
+
+# ensure_chromium: Debian's chromium for the report's browser test (tests/e2e/test_report_e2e.py
+# drives it with Playwright; Playwright's own browser downloads are never used). Installed with
+# apt-get when missing: as root, or through passwordless sudo.
+ensure_chromium() {
+    local browser="${LAKEHOUSE_CHROMIUM:-/usr/bin/chromium}"
+    if [[ -x "$browser" ]]; then return 0; fi
+    command -v apt-get >/dev/null 2>&1 \
+        || die "$browser not found and apt-get is not available: install Chromium, then set LAKEHOUSE_CHROMIUM=/path/to/chromium"
+    local sudo=()
+    if [[ "$(id -u)" -ne 0 ]]; then
+        if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+            sudo=(sudo -n)
+        else
+            die "$browser not found, and installing it needs root: sudo apt-get install -y --no-install-recommends chromium"
+        fi
+    fi
+    echo "installing Debian's chromium for the report's browser test (apt-get install -y --no-install-recommends chromium)" >&2
+    local install=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium)
+    # A fresh machine may have no package lists yet: update once, then try again.
+    if ! "${install[@]}" >/dev/null 2>&1; then
+        "${sudo[@]}" apt-get update -qq >&2 || die "apt-get update failed: cannot install chromium"
+        "${install[@]}" >&2 || die "apt-get could not install chromium: install it, or set LAKEHOUSE_CHROMIUM=/path/to/chromium"
+    fi
+    [[ -x "$browser" ]] || die "chromium was installed but $browser is not there: set LAKEHOUSE_CHROMIUM=/path/to/chromium"
+}

@@ -12,6 +12,7 @@ trap report_time EXIT
 
 check_java
 ensure_venv dev
+ensure_chromium
 cd "$ROOT"
 
 echo "== ruff check" && ruff check .

@@ -38,6 +38,8 @@ def audit(
     run_id: str = "run-1",
     reason: str | None = None,
     size: int | None = 100,
+    created: dt.date | None = None,
+    stages: dict[str, float] | None = None,
 ) -> AuditRecord:
     """Append one audit row (a SUCCESS row gets consistent counts)."""
     started = T0 + dt.timedelta(minutes=minutes)
@@ -52,6 +54,9 @@ def audit(
         file_size=size,
         reason=reason,
         finished_at=started + dt.timedelta(seconds=5),
+        creation_date=created,
+        sequence=None if created is None else 0,  # a bare name: the day's first file
+        stage_seconds=stages or {},
     )
     if read is not None:
         record.rows_read, record.rows_quarantined = read, quarantined
