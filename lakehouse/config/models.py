@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from lakehouse.alerts.config import AlertSettings
+
 __all__ = [
     "Checks",
     "ClientConfig",
@@ -408,6 +410,7 @@ class Settings(_Frozen):
         "run below it; default <lake_root>/_scratch.",
     )
     spark: SparkSettings = SparkSettings()
+    alerts: AlertSettings = AlertSettings()  # sinks, routing, delivery (README, "Alerts")
 
     @field_validator("umask")
     @classmethod
