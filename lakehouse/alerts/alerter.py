@@ -9,7 +9,8 @@ run's ``Alerter`` sends.
 Time bounds (``alerts.delivery``): each attempt ``timeout_seconds`` (a hard bound: a sink
 that never answers is abandoned); ``attempts`` with exponential backoff, all within
 ``alert_budget_seconds`` per alert and sink; a sink that fails an alert is skipped for the
-rest of the run; delivery stops for the run after ``run_budget_seconds``. A run is therefore
+rest of the run; delivery stops for the run after ``run_budget_seconds`` (the log sink, local
+and instant, is always written). A run is therefore
 held up by at most ``run_budget_seconds`` (default 60 s), and by one alert budget per sink
 that is down.
 """
@@ -242,11 +243,14 @@ class Alerter:
             for row in state.undelivered():
                 sink = self._sinks.get(row.sink)
                 budget = self._delivery.run_budget_seconds - self._spent
-                if sink is None or row.sink in self._down or budget <= 0:
+                if isinstance(sink, LogSink):
+                    budget = self._delivery.alert_budget_seconds  # local: never starved
+                elif sink is None or row.sink in self._down or budget <= 0:
                     continue  # not configured now, down in this run, or out of time
                 started = time.monotonic()
                 status, attempts, error = self._send(sink, row.alert, budget)
-                self._spent += time.monotonic() - started
+                if not isinstance(sink, LogSink):
+                    self._spent += time.monotonic() - started
                 result = row.settled(status, row.attempts + attempts, error)
                 state.apply(result)
                 results.append(result)
