@@ -194,9 +194,10 @@ class Alerter:
             return bool(self._loaded().open_sinks(dedup_key(kind, client_id, subject)))
 
     def emit(self, alert: Alert, *, only: Sequence[str] | None = None) -> None:
-        """Queue ``alert`` for its sinks (``only``: just these); ``record``/``deliver``/
-        ``close`` persist and send it. A resolve goes where its condition is open, and
-        nowhere (a no-op) when it is not open."""
+        """Queue ``alert`` for the sinks its route selects; ``record``/``deliver``/``close``
+        persist and send it. A resolve goes where its condition is open, and nowhere (a
+        no-op) when it is not open. ``only``: exactly these sinks, whatever their routes
+        (``lakehouse alerts test``)."""
         with self._lock:
             state = self._loaded()
             # Strictly increasing times: a trigger and its resolve never tie.
@@ -206,6 +207,8 @@ class Alerter:
             key = alert.dedup_key
             if alert.action == "resolve":
                 targets = [s for s in state.open_sinks(key) if s in self._sinks]
+            elif only is not None:
+                targets = [s for s in self._sinks if s in only]
             else:
                 targets = [name for name, route in self._routes.items() if route.takes(alert)]
             if only is not None:

@@ -29,6 +29,7 @@ __all__ = [
     "LedgerState",
     "append_rows",
     "ledger_path",
+    "ledger_view",
     "read_rows",
 ]
 
@@ -183,3 +184,35 @@ class LedgerState:
     def open_rows(self) -> list[LedgerRow]:
         """The trigger rows of every open condition, per sink."""
         return [row for row in self.last_action.values() if row.alert.action == "trigger"]
+
+
+def ledger_view(
+    engine: TableEngine, path: Path, *, open_only: bool = False
+) -> list[dict[str, object]]:
+    """One row per event and sink, its latest status (identifiers, counts, reason codes);
+    ``open_only``: the triggers of conditions still open. Newest first."""
+    state = LedgerState.of(read_rows(engine, path))
+    rows = state.open_rows() if open_only else list(state.latest.values())
+    if open_only:  # an open trigger's own delivery status, not its key's last action row
+        rows = [state.latest.get((r.event_id, r.sink), r) for r in rows]
+    view: list[dict[str, object]] = []
+    for row in sorted(rows, key=lambda r: (r.alert.raised_at, r.sink), reverse=True):
+        alert = row.alert
+        view.append(
+            {
+                "raised_at": alert.raised_at,
+                "kind": alert.kind.value,
+                "action": alert.action,
+                "severity": alert.severity.value,
+                "client_id": alert.client_id,
+                "subject": alert.file_name or alert.subject,
+                "sink": row.sink,
+                "status": row.status.value,
+                "attempts": row.attempts,
+                "error": row.error,
+                "run_id": alert.run_id,
+                "dedup_key": alert.dedup_key,
+                "reason": alert.figures.get("reason"),
+            }
+        )
+    return view

@@ -10,13 +10,13 @@ import os
 import sys
 from collections.abc import Sequence
 
-from lakehouse.cli import backfill, bench, ingest, ops, pii, release
+from lakehouse.cli import alerts, backfill, bench, ingest, ops, pii, release
 from lakehouse.errors import LakehouseError
 from lakehouse.logs import configure_logging
 
 __all__ = ["build_parser", "main"]
 
-_COMMAND_MODULES = (ingest, release, backfill, ops, pii, bench)
+_COMMAND_MODULES = (ingest, release, backfill, ops, alerts, pii, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:
