@@ -117,6 +117,17 @@ class AlertSettings(_Frozen):
     sinks: tuple[SinkConfig, ...] = ()
     delivery: Delivery = Delivery()
 
+    @property
+    def secret_names(self) -> tuple[str, ...]:
+        """Variables the sinks take secrets from: kept out of Spark's JVM and workers."""
+        names = []
+        for sink in self.sinks:
+            for key in ("url_secret", "routing_key_secret", "password_secret"):
+                value = getattr(sink, key, None)
+                if value:
+                    names.append(str(value))
+        return tuple(sorted(set(names)))
+
     @model_validator(mode="after")
     def _unique_names(self) -> AlertSettings:
         names = [sink.name for sink in self.sinks]

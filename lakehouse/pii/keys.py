@@ -242,14 +242,17 @@ def _check_separation(ring: KeyRing) -> None:
 
 
 @contextmanager
-def key_environment_removed(environ: dict[str, str] | None = None) -> Iterator[None]:
-    """Hide the key variables while a child process (Spark's JVM) is started; restore after.
+def key_environment_removed(
+    environ: dict[str, str] | None = None, *, also: Iterable[str] = ()
+) -> Iterator[None]:
+    """Hide the key variables (and ``also``: alert sinks' secrets) while a child process
+    (Spark's JVM) is started; restore after.
 
     The JVM passes its environment on to every Python worker it forks, so keys loaded into
     the ring must not be in it. ``environ`` defaults to ``os.environ``.
     """
     env: dict[str, str] | os._Environ[str] = os.environ if environ is None else environ
-    saved = {name: env.pop(name) for name in KEY_ENV_VARS if name in env}
+    saved = {name: env.pop(name) for name in (*KEY_ENV_VARS, *also) if name in env}
     try:
         yield
     finally:

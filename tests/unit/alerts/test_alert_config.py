@@ -128,3 +128,16 @@ def test_without_sinks_only_the_log_sink_is_on(tmp_path: Path) -> None:
         environ={},  # type: ignore[arg-type]
     )
     assert alerter.sink_names == ["log"]
+
+
+def test_alert_secrets_are_kept_out_of_sparks_jvm_and_workers(tmp_path: Path) -> None:
+    from lakehouse.pii.keys import key_environment_removed
+    from lakehouse.spark import security_conf
+
+    settings = settings_with(tmp_path, [SLACK])
+    assert settings.alerts.secret_names == (SLACK_URL_ENV,)
+    assert security_conf(settings, local_dir=None)[f"spark.executorEnv.{SLACK_URL_ENV}"] == ""
+    env = {SLACK_URL_ENV: URL, "PATH": "/bin"}
+    with key_environment_removed(env, also=settings.alerts.secret_names):
+        assert env == {"PATH": "/bin"}  # while the JVM starts
+    assert env[SLACK_URL_ENV] == URL
