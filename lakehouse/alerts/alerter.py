@@ -10,9 +10,9 @@ Time bounds (``alerts.delivery``): each attempt ``timeout_seconds`` (a hard boun
 that never answers is abandoned); ``attempts`` with exponential backoff, all within
 ``alert_budget_seconds`` per alert and sink; a sink that fails an alert is skipped for the
 rest of the run; delivery stops for the run after ``run_budget_seconds`` (the log sink, local
-and instant, is always written). A run is therefore
-held up by at most ``run_budget_seconds`` (default 60 s), and by one alert budget per sink
-that is down.
+and instant, is always written). A run is therefore held up by at most
+``run_budget_seconds`` (default 60 s) of delivery; a run that never ends
+(``processing_time``) gets a fresh budget every ``BUDGET_WINDOW_SECONDS``.
 """
 
 from __future__ import annotations
@@ -49,6 +49,10 @@ if TYPE_CHECKING:
 __all__ = ["Alerter", "DeliverySummary", "Route"]
 
 log = logging.getLogger("lakehouse.alerts")
+
+# A run that never ends (trigger: processing_time) gets a fresh run budget, and another try
+# at sinks that were down, every this many seconds.
+BUDGET_WINDOW_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,7 @@ class Alerter:
         self._queue: list[LedgerRow] = []
         self._down: set[str] = set()
         self._spent = 0.0
+        self._window_started = time.monotonic()
         self._counts = {status: 0 for status in DeliveryStatus}
         self._last_raised = dt.datetime.min.replace(tzinfo=dt.UTC)
         self._lock = threading.RLock()  # streams may commit from several threads
@@ -242,6 +247,9 @@ class Alerter:
         with self._lock:
             self.record()
             state = self._loaded()
+            if time.monotonic() - self._window_started > BUDGET_WINDOW_SECONDS:
+                self._window_started, self._spent = time.monotonic(), 0.0
+                self._down.clear()
             results = []
             for row in state.undelivered():
                 sink = self._sinks.get(row.sink)

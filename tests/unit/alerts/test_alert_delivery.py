@@ -277,3 +277,26 @@ def test_one_broken_sink_does_not_stop_the_others() -> None:
     summary = alerter.close()
     assert len(recording.alerts) == 1 and (summary.failed, summary.pending) == (1, 1)
     assert summary.undelivered == ("broken lakehouse:file_held:acme:acme_2026-03-01.csv",)
+
+
+def test_a_run_that_never_ends_retries_a_down_sink_in_its_next_budget_window(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lakehouse.alerts import alerter as alerter_module
+
+    port = free_port()
+    settings = settings_with(tmp_path, [_slack("")])
+    alerter = alerter_for(settings, {SLACK_URL_ENV: f"http://127.0.0.1:{port}/hook"})
+    alerter.emit(_held())
+    alerter.deliver()  # down: FAILED, skipped for the rest of this window
+    server = HTTPServer(host="127.0.0.1", port=port)
+    server.expect_request("/hook").respond_with_data("ok")
+    server.start()
+    try:
+        alerter.deliver()
+        assert server.log == []  # same window: not tried again
+        monkeypatch.setattr(alerter_module, "BUDGET_WINDOW_SECONDS", 0.0)
+        alerter.deliver()
+    finally:
+        server.stop()
+    assert len(server.log) == 1 and alerter.close().pending == 0
