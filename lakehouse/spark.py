@@ -96,7 +96,8 @@ def security_conf(settings: Settings, *, local_dir: Path | None) -> dict[str, st
     }
     # Under spark-submit the JVM started with the caller's environment: workers get the key
     # variables overridden with empty values (the ring treats empty as unset).
-    conf.update({f"spark.executorEnv.{name}": "" for name in KEY_ENV_VARS})
+    hidden = (*KEY_ENV_VARS, *settings.alerts.secret_names)
+    conf.update({f"spark.executorEnv.{name}": "" for name in hidden})
     if local_dir is not None:
         conf["spark.local.dir"] = str(local_dir)
     return conf
@@ -127,7 +128,8 @@ def build_spark(settings: Settings) -> SparkSession:
         builder = builder.config(key, value)
     if settings.spark.master:
         builder = builder.config("spark.master", settings.spark.master)
-    with key_environment_removed():  # the JVM (and every worker it forks) never has them
+    # The JVM (and every worker it forks) never has keys or alert secrets.
+    with key_environment_removed(also=settings.alerts.secret_names):
         spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark

@@ -10,13 +10,24 @@ import os
 import sys
 from collections.abc import Sequence
 
-from lakehouse.cli import backfill, bench, consent, freshness, ingest, ops, pii, release, report
+from lakehouse.cli import (
+    alerts,
+    backfill,
+    bench,
+    consent,
+    freshness,
+    ingest,
+    ops,
+    pii,
+    release,
+    report,
+)
 from lakehouse.errors import LakehouseError
 from lakehouse.logs import configure_logging
 
 __all__ = ["build_parser", "main"]
 
-_COMMAND_MODULES = (ingest, release, backfill, ops, freshness, report, pii, consent, bench)
+_COMMAND_MODULES = (ingest, release, backfill, ops, freshness, report, alerts, pii, consent, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

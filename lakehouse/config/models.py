@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from lakehouse.alerts.config import AlertSettings
 from lakehouse.config.calendar import DeliveryCalendar
 from lakehouse.config.consent import ConsentSettings
 from lakehouse.config.retention import RetentionPolicy
@@ -433,6 +434,7 @@ class Settings(_Frozen):
         "run below it; default <lake_root>/_scratch.",
     )
     spark: SparkSettings = SparkSettings()
+    alerts: AlertSettings = AlertSettings()  # sinks, routing, delivery (README, "Alerts")
 
     @field_validator("umask")
     @classmethod

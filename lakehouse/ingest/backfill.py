@@ -18,10 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from lakehouse.alerts import Alerter
 from lakehouse.audit import AuditRecord, Status
 from lakehouse.backfill.bronze_source import rebuild_from_bronze
 from lakehouse.backfill.plan import BACKFILL_REASON, BackfillFile, BackfillPlan
 from lakehouse.config.models import ClientConfig, Settings
+from lakehouse.engine import get_engine
 from lakehouse.errors import RunFailed
 from lakehouse.ingest.file import process_file
 from lakehouse.ingest.job import Job, build_job, new_run_id
@@ -34,6 +36,7 @@ from lakehouse.ingest.outcome import (
     outcome_record,
     settle,
 )
+from lakehouse.ingest.run_alerts import alerting_run
 from lakehouse.pii.keys import KeyRing
 
 __all__ = ["BackfillResult", "run_backfill"]
@@ -99,35 +102,40 @@ def run_backfill(
     plan: BackfillPlan,
     *,
     run_id: str | None = None,
+    alerter: Alerter | None = None,
 ) -> BackfillResult:
     """Re-process ``plan.files`` in order; a failing file does not stop the others.
 
+    ``alerter``: default, built from ``settings`` and the environment before Spark starts.
+
     Raises:
+        ConfigError: an alert sink is misconfigured or its secret is missing.
         ConservationError: an audit row that does not add up (a bug, never bad data).
     """
-    job = build_job(
-        settings,
-        dict(clients),
-        keys,
-        run_id=run_id or f"backfill-{new_run_id()}",
-        mode="backfill",
-    )
-    staging = settings.staging_dir / "backfill" / job.run_id
-    log.info(
-        "backfill started",
-        extra={
-            "run_id": job.run_id,
-            "client": plan.client_id,
-            "from": plan.start.isoformat(),
-            "to": plan.end.isoformat(),
-            "source": plan.source,
-            "files": len(plan.files),
-        },
-    )
+    if alerter is None:
+        alerter = Alerter.from_settings(settings, get_engine(settings))
+    run_id = run_id or f"backfill-{new_run_id()}"
     records: list[AuditRecord] = []
-    # One run per client at a time: an ingest of this client waits for the backfill or skips.
-    with ClientLock(settings.lock_dir, plan.client_id, run_id=job.run_id):
-        _run_files(job, plan, staging, records)
+    with alerting_run(alerter, mode="backfill", client_id=plan.client_id, run_id=run_id):
+        job = build_job(
+            settings, dict(clients), keys, run_id=run_id, alerter=alerter, mode="backfill"
+        )
+        staging = settings.staging_dir / "backfill" / job.run_id
+        log.info(
+            "backfill started",
+            extra={
+                "run_id": job.run_id,
+                "client": plan.client_id,
+                "from": plan.start.isoformat(),
+                "to": plan.end.isoformat(),
+                "source": plan.source,
+                "files": len(plan.files),
+            },
+        )
+        # One run per client at a time: an ingest of this client waits for the backfill or
+        # skips.
+        with ClientLock(settings.lock_dir, plan.client_id, run_id=job.run_id):
+            _run_files(job, plan, staging, records)
     return BackfillResult(run_id=job.run_id, plan=plan, records=records)
 
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from lakehouse.alerts import AlertSink, LogAlertSink
+from lakehouse.alerts import Alerter
 from lakehouse.config.models import ClientConfig, Settings
 from lakehouse.engine import get_engine
 from lakehouse.engine.base import TableEngine
@@ -35,7 +34,9 @@ class Job:
     keys: KeyRing
     engine: TableEngine
     run_id: str
-    alerts: Sequence[AlertSink] = (LogAlertSink(),)
+    # The run's Alerter, built before Spark starts (run_ingest, release, backfill); the
+    # log-only default keeps nothing durable and is for tests that do not look at alerts.
+    alerter: Alerter = field(default_factory=Alerter.log_only)
     mode: Mode = "ingest"
     faults: Faults = field(default_factory=Faults)
 
@@ -51,6 +52,7 @@ def build_job(
     keys: KeyRing,
     *,
     run_id: str | None,
+    alerter: Alerter,
     mode: Mode = "ingest",
 ) -> Job:
     """Everything the files of one run share (starts Spark, once the keys are known to be
@@ -72,6 +74,7 @@ def build_job(
         keys=keys,
         engine=get_engine(settings, spark),
         run_id=run_id or new_run_id(),
+        alerter=alerter,
         mode=mode,
         faults=faults,
     )

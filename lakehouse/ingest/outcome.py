@@ -6,7 +6,9 @@ The streaming run, ``release`` and ``backfill`` all end a file here, in the same
    an exception becomes a status: ``LandingFileError`` -> REJECTED (final, with its reason),
    anything else -> FAILED (retried; the error is kept without data values).
 2. ``commit``: conserve (the counts must add up, or nothing is audited) -> audit (the commit
-   point: from the audit row on, the outcome is final) -> alert -> archive.
+   point: from the audit row on, the outcome is final) -> alert -> archive. The alerts are
+   recorded in the alert ledger just before the audit row and delivered just after it, so a
+   crash at the commit point never loses one (the next run delivers what is PENDING).
 
 The fault points ``before_audit`` and ``after_audit`` sit here, so the crash harness covers
 all three ways alike.
@@ -22,11 +24,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING
 
-from lakehouse.alerts import Alert, AlertKind, send
+from lakehouse.alerts import Alert, AlertKind
 from lakehouse.archive import archive_outcomes
-from lakehouse.audit import AuditRecord, Status, append_audit, safe_error
+from lakehouse.audit import AuditRecord, Status, append_audit, delivered_sequences, safe_error
 from lakehouse.errors import ConservationError, LandingFileError
-from lakehouse.landing.sequences import GAP_REASON
+from lakehouse.landing.sequences import GAP_REASON, missing_sequences
 
 if TYPE_CHECKING:
     from lakehouse.ingest.job import Job
@@ -36,6 +38,7 @@ __all__ = [
     "FileOutcome",
     "StageClock",
     "alert_for",
+    "alerts_for",
     "commit",
     "failed",
     "outcome_record",
@@ -184,11 +187,14 @@ def commit(job: Job, records: Sequence[AuditRecord]) -> None:
                 fix="this is a bug in lakehouse, please report it; nothing was audited and the "
                 "file is processed again by the next run",
             )
+    for record in records:
+        alert_for(job, record, records)
+    # Durable before the commit point: a crash from here on never loses an alert.
+    job.alerter.record()
     job.faults.reach("before_audit")
     append_audit(job.engine, job.settings.audit_path, list(records))
     job.faults.reach("after_audit")
-    for record in records:
-        alert_for(job, record)
+    job.alerter.deliver()  # bounded in time; what is not delivered waits for the next run
     # The audit row is the commit point: from here each file's outcome is final.
     archive_outcomes(job.settings, records)
 
@@ -200,33 +206,99 @@ _RETRY = {
 }
 
 
-def alert_for(job: Job, record: AuditRecord) -> None:
-    """Tell operators about outcomes that need a person: HELD and FAILED files, and files
-    whose day is missing earlier sequence numbers."""
+def alert_for(job: Job, record: AuditRecord, batch: Sequence[AuditRecord] = ()) -> None:
+    """Hand ``record``'s alerts (``alerts_for``) to the run's Alerter."""
+    for alert in alerts_for(job, record, batch):
+        job.alerter.emit(alert)
+
+
+def alerts_for(job: Job, record: AuditRecord, batch: Sequence[AuditRecord] = ()) -> list[Alert]:
+    """What operators must hear about a final audit row: HELD and FAILED files, files whose
+    day is missing earlier sequence numbers; and the resolves of what it clears (a file that
+    succeeds, a day whose numbers are now all there). ``batch``: rows committed with it."""
+    alerts: list[Alert] = []
+    client, name, run_id = record.client_id, record.file_name, job.run_id
     gap = next((p for p in (record.reason or "").split(";") if p.startswith(GAP_REASON)), None)
+    day = record.creation_date.isoformat() if record.creation_date else ""
     if gap is not None:
-        send(
-            job.alerts,
+        alerts.append(
             Alert(
                 AlertKind.SEQUENCE_GAP,
-                record.client_id,
-                record.file_name,
-                job.run_id,
+                client,
+                name,
+                run_id,
                 "sequence gap: earlier files of this day have not arrived; ask the client "
                 "for them (they ingest in (date, N) order whenever they come)",
                 {"reason": gap},
-            ),
+                subject=day,
+            )
         )
-    if record.status == Status.HELD:
-        kind, message = AlertKind.FILE_HELD, "file held: invalid ratio above threshold"
-    elif record.status == Status.FAILED:
-        kind, message = AlertKind.FILE_FAILED, f"file failed; {_RETRY[job.mode]}"
-    else:
-        return
+    elif day and client and _day_complete(job, record, batch):
+        alerts.append(
+            Alert(
+                AlertKind.SEQUENCE_GAP,
+                client,
+                name,
+                run_id,
+                "sequence gap closed: every earlier file of this day has arrived",
+                action="resolve",
+                subject=day,
+            )
+        )
     figures: dict[str, float | int | str] = {"reason": record.reason or record.error or ""}
     if record.rows_read:
         figures.update(rows_read=record.rows_read, rows_quarantined=record.rows_quarantined or 0)
-    send(
-        job.alerts,
-        Alert(kind, record.client_id, record.file_name, job.run_id, message, figures),
+    if record.status == Status.HELD:
+        alerts.append(
+            Alert(
+                AlertKind.FILE_HELD,
+                client,
+                name,
+                run_id,
+                "file held: invalid ratio above threshold",
+                figures,
+            )
+        )
+    elif record.status == Status.FAILED:
+        alerts.append(
+            Alert(
+                AlertKind.FILE_FAILED,
+                client,
+                name,
+                run_id,
+                f"file failed; {_RETRY[job.mode]}",
+                figures,
+            )
+        )
+    if record.status != Status.FAILED:
+        cleared = f"file {record.status.value.lower()}: the earlier failure has cleared"
+        alerts.append(Alert(AlertKind.FILE_FAILED, client, name, run_id, cleared, action="resolve"))
+    if record.status == Status.SUCCESS:
+        alerts.append(
+            Alert(
+                AlertKind.FILE_HELD,
+                client,
+                name,
+                run_id,
+                f"held file now ingested ({record.reason or 'success'})",
+                action="resolve",
+            )
+        )
+    return alerts
+
+
+def _day_complete(job: Job, record: AuditRecord, batch: Sequence[AuditRecord]) -> bool:
+    """True when the record's day has an open gap alert and now no number below its highest
+    is missing (the audit so far plus ``batch``). Reads the audit only for an open gap."""
+    day, client = record.creation_date, record.client_id
+    if day is None or not job.alerter.is_open(AlertKind.SEQUENCE_GAP, client, day.isoformat()):
+        return False
+    seen = set(
+        delivered_sequences(job.engine, job.settings.audit_path).get((client or "", day), ())
     )
+    seen |= {
+        r.sequence
+        for r in (record, *batch)
+        if r.sequence is not None and r.client_id == client and r.creation_date == day
+    }
+    return not missing_sequences(max(seen, default=0) + 1, seen)

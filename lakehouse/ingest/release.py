@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 
+from lakehouse.alerts import Alerter
 from lakehouse.archive import archive_target
 from lakehouse.audit import AuditRecord, Status
 from lakehouse.config.models import ClientConfig, Settings
@@ -21,6 +22,7 @@ from lakehouse.engine import get_engine
 from lakehouse.errors import LakehouseError, RunFailed
 from lakehouse.ingest.lock import ClientLock
 from lakehouse.ingest.outcome import FileAttempt, commit, settle
+from lakehouse.ingest.run_alerts import alerting_run
 from lakehouse.landing.filenames import parse_file_name
 from lakehouse.pii.keys import KeyRing
 from lakehouse.safe_files import is_regular, sha256_regular
@@ -70,19 +72,30 @@ def _releasable(last: dict[str, object]) -> bool:
 
 
 def release_file(
-    settings: Settings, clients: dict[str, ClientConfig], keys: KeyRing, file_name: str
+    settings: Settings,
+    clients: dict[str, ClientConfig],
+    keys: KeyRing,
+    file_name: str,
+    *,
+    alerter: Alerter | None = None,
 ) -> AuditRecord:
-    """Merge a HELD file into silver; returns the new audit row.
+    """Merge a HELD file into silver; returns the new audit row (its SUCCESS resolves the
+    file's ``file_held`` alert).
+
+    ``alerter``: default, built from ``settings`` and the environment before Spark starts.
 
     Raises:
+        ConfigError: an alert sink is misconfigured or its secret is missing.
         LakehouseError: the file is not held, cannot be found unchanged, or its client's
             lock is taken by a running job.
         RunFailed: the release failed; its FAILED audit row says why, and the file can be
             released again once the cause is fixed.
     """
     from lakehouse.ingest.file import process_file  # starts Spark: only when releasing
-    from lakehouse.ingest.job import build_job
+    from lakehouse.ingest.job import build_job, new_run_id
 
+    if alerter is None:
+        alerter = Alerter.from_settings(settings, get_engine(settings))
     last = _last_audit_row(settings, file_name)
     if not _releasable(last):
         raise LakehouseError(
@@ -93,24 +106,27 @@ def release_file(
     landing = parse_file_name(file_name, clients)
     sha256 = str(last["file_sha256"])
     path = _locate(settings, landing.client_id, file_name, sha256)
-    job = build_job(settings, clients, keys, run_id=None, mode="release")
-    attempt = FileAttempt(
-        client_id=landing.client_id,
-        file_name=file_name,
-        file_size=path.stat().st_size,
-        file_sha256=sha256,
-        creation_date=landing.creation_date,
-        sequence=landing.sequence,
-    )
-    with ClientLock(settings.lock_dir, landing.client_id, run_id=job.run_id):
-        record = settle(
-            job,
-            attempt,
-            lambda clock: process_file(job, landing, path, attempt, clock, release=True),
+    run_id = new_run_id()
+    # From here a failure is the release run failing (run_failed), not an operator's typo.
+    with alerting_run(alerter, mode="release", client_id=landing.client_id, run_id=run_id):
+        job = build_job(settings, clients, keys, run_id=run_id, alerter=alerter, mode="release")
+        attempt = FileAttempt(
+            client_id=landing.client_id,
+            file_name=file_name,
+            file_size=path.stat().st_size,
+            file_sha256=sha256,
+            creation_date=landing.creation_date,
+            sequence=landing.sequence,
         )
-        if record.status == Status.FAILED:
-            record.reason = RELEASE_FAILED
-        commit(job, [record])
+        with ClientLock(settings.lock_dir, landing.client_id, run_id=job.run_id):
+            record = settle(
+                job,
+                attempt,
+                lambda clock: process_file(job, landing, path, attempt, clock, release=True),
+            )
+            if record.status == Status.FAILED:
+                record.reason = RELEASE_FAILED
+            commit(job, [record])
     if record.status == Status.FAILED:
         raise RunFailed([record])
     log.info(

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 
+from lakehouse.alerts import Alerter
 from lakehouse.audit import (
     AuditRecord,
     Status,
@@ -22,9 +23,10 @@ from lakehouse.audit import (
     safe_error,
 )
 from lakehouse.config.models import ClientConfig, Settings
+from lakehouse.engine import get_engine
 from lakehouse.errors import LakehouseError, LandingFileError, LockBusyError, RunFailed
 from lakehouse.ingest.file import process_file
-from lakehouse.ingest.job import Job, build_job
+from lakehouse.ingest.job import Job, build_job, new_run_id
 from lakehouse.ingest.lock import ClientLock
 from lakehouse.ingest.outcome import (
     FileAttempt,
@@ -36,6 +38,7 @@ from lakehouse.ingest.outcome import (
     rejected,
     settle,
 )
+from lakehouse.ingest.run_alerts import alerting_run, run_failed, run_resolved
 from lakehouse.landing.checksum import FileScan, scan_file, sha256_file
 from lakehouse.landing.discovery import UNROUTED, DiscoveredFile, discover
 from lakehouse.landing.filenames import LandingFile, RejectReason, parse_file_name
@@ -277,10 +280,15 @@ def run_ingest(
     *,
     only: Sequence[str] = (),
     run_id: str | None = None,
+    alerter: Alerter | None = None,
 ) -> RunResult:
     """Ingest every new landing file (of ``only`` clients, if given).
 
     A failing file does not stop other files or clients; see ``RunResult.raise_for_failures``.
+    ``alerter``: default, built from ``settings`` and the environment before Spark starts.
+
+    Raises:
+        ConfigError: an alert sink is misconfigured or its secret is missing (before Spark).
     """
     unknown = sorted(set(only) - set(clients))
     if unknown:
@@ -288,8 +296,29 @@ def run_ingest(
             f"unknown client(s): {', '.join(unknown)}",
             fix=f"choose from {', '.join(sorted(clients))} or add clients/<id>.yaml",
         )
-    job = build_job(settings, clients, keys, run_id=run_id)
-    engine = job.engine
+    if alerter is None:
+        alerter = Alerter.from_settings(settings, get_engine(settings))
+    run_id = run_id or new_run_id()
+    scope = only[0] if len(only) == 1 else None
+    with alerting_run(alerter, mode="ingest", client_id=scope, run_id=run_id):
+        job = build_job(settings, clients, keys, run_id=run_id, alerter=alerter)
+        result = _ingest(job, only)
+        for stream in [*(only or sorted(clients)), UNROUTED]:
+            client = stream if stream in clients else None
+            subject = f"ingest/{stream}"
+            if stream in result.stream_errors:
+                error = LakehouseError(
+                    f"landing stream '{stream}' failed: {result.stream_errors[stream]}",
+                    step="discover",
+                )
+                alerter.emit(run_failed("ingest", client, run_id, error, subject=subject))
+            elif stream not in result.skipped:
+                alerter.emit(run_resolved("ingest", client, run_id, subject=subject))
+    return result
+
+
+def _ingest(job: Job, only: Sequence[str]) -> RunResult:
+    settings, clients, engine = job.settings, job.clients, job.engine
     with ExitStack() as locks:
         streams, skipped = [], {}
         for stream in [*(only or sorted(clients)), UNROUTED]:

@@ -50,6 +50,7 @@ __all__ = [
     "create_dev_key_file",
     "fingerprint",
     "key_environment_removed",
+    "key_file_secrets",
 ]
 
 log = logging.getLogger(__name__)
@@ -241,14 +242,17 @@ def _check_separation(ring: KeyRing) -> None:
 
 
 @contextmanager
-def key_environment_removed(environ: dict[str, str] | None = None) -> Iterator[None]:
-    """Hide the key variables while a child process (Spark's JVM) is started; restore after.
+def key_environment_removed(
+    environ: dict[str, str] | None = None, *, also: Iterable[str] = ()
+) -> Iterator[None]:
+    """Hide the key variables (and ``also``: alert sinks' secrets) while a child process
+    (Spark's JVM) is started; restore after.
 
     The JVM passes its environment on to every Python worker it forks, so keys loaded into
     the ring must not be in it. ``environ`` defaults to ``os.environ``.
     """
     env: dict[str, str] | os._Environ[str] = os.environ if environ is None else environ
-    saved = {name: env.pop(name) for name in KEY_ENV_VARS if name in env}
+    saved = {name: env.pop(name) for name in (*KEY_ENV_VARS, *also) if name in env}
     try:
         yield
     finally:
@@ -345,6 +349,29 @@ def _read_key_file(path: Path) -> _FileKeys:
         ids[purpose] = str(chosen)
     old = {p: _old_ids(data.get(f"{p}_old_key_ids", []), keys, p) for p in purposes}
     return _FileKeys(keys=keys, ids=ids, old=old)
+
+
+def key_file_secrets(path: Path) -> dict[str, str]:
+    """The key file's ``"secrets"`` object (``{NAME: value}``: alert webhook URLs, routing keys,
+    SMTP passwords), read with the key file's checks (no link, this user's, mode 600).
+
+    Raises:
+        KeyMissingError: the file is unsafe or unreadable, or ``secrets`` is not a mapping of
+            names to strings (the message never quotes a value).
+    """
+    try:
+        data = json.loads(_open_key_file(path))
+    except (OSError, ValueError) as exc:
+        raise KeyMissingError(
+            f"key file named by {KEY_FILE_ENV} cannot be read ({type(exc).__name__})", fix=_FIX
+        ) from exc
+    found = data.get("secrets", {}) if isinstance(data, dict) else None
+    if not isinstance(found, dict) or not all(isinstance(v, str) for v in found.values()):
+        raise KeyMissingError(
+            f"key file's 'secrets' must map names to strings ({KEY_FILE_ENV})",
+            fix='write it as "secrets": {"LAKEHOUSE_SLACK_WEBHOOK_URL": "https://..."}',
+        )
+    return {str(name): value for name, value in found.items()}
 
 
 def _old_ids(value: Any, keys: Mapping[str, bytes], purpose: str) -> tuple[str, ...]:

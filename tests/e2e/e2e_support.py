@@ -16,6 +16,7 @@ import pyarrow as pa
 from deltalake import DeltaTable
 
 if TYPE_CHECKING:
+    from lakehouse.alerts import Alerter
     from lakehouse.audit import AuditRecord
     from lakehouse.config.models import Settings
     from lakehouse.demo import DemoDataset
@@ -73,20 +74,50 @@ def spark_submit_env(workspace: Workspace, **extra: str) -> dict[str, str]:
     )
 
 
-def _settings_in_process(workspace: Workspace) -> Settings:
+@dataclass(frozen=True)
+class AlertConf:
+    """An ``alerts:`` section for a run, and the environment its secrets come from."""
+
+    section: Mapping[str, Any]
+    secrets: Mapping[str, str]
+
+    def conf_file(self, directory: Path) -> Path:
+        """conf/lakehouse.yaml plus this section, for a command run as a subprocess."""
+        import yaml
+
+        data = yaml.safe_load((REPO / "conf" / "lakehouse.yaml").read_text(encoding="utf-8"))
+        data["alerts"] = dict(self.section)
+        path = directory / "lakehouse-alerts.yaml"
+        path.write_text(yaml.safe_dump(data), encoding="utf-8")
+        return path
+
+
+def _settings_in_process(workspace: Workspace, alerts: AlertConf | None = None) -> Settings:
     """The job's settings for ``workspace``: conf/lakehouse.yaml and the workspace's
     environment; the session's own Spark options are kept (a running JVM cannot take the
     job's heap size)."""
     from lakehouse.config import load_settings
 
+    overrides: dict[str, Any] = {"clients_dir": REPO / "clients", "spark": {}}
+    if alerts is not None:
+        overrides["alerts"] = alerts.section
     return load_settings(
-        REPO / "conf" / "lakehouse.yaml",
-        environ=workspace.env(),
-        overrides={"clients_dir": REPO / "clients", "spark": {}},
+        REPO / "conf" / "lakehouse.yaml", environ=workspace.env(), overrides=overrides
     )
 
 
-def ingest_in_process(workspace: Workspace, keys: Mapping[str, str]) -> RunResult:
+def _alerter(settings: Settings, alerts: AlertConf | None) -> Alerter | None:
+    from lakehouse.alerts import Alerter
+    from lakehouse.engine.deltars import DeltaRsEngine
+
+    if alerts is None:
+        return None  # the run builds its own, from the process environment
+    return Alerter.from_settings(settings, DeltaRsEngine(), environ=alerts.secrets)
+
+
+def ingest_in_process(
+    workspace: Workspace, keys: Mapping[str, str], *, alerts: AlertConf | None = None
+) -> RunResult:
     """What `spark-submit jobs/ingest.py` does, on this test process's warm Spark session.
 
     Raises ``RunFailed`` when a file failed, as the job exits 1.
@@ -95,22 +126,26 @@ def ingest_in_process(workspace: Workspace, keys: Mapping[str, str]) -> RunResul
     from lakehouse.ingest.stream import run_ingest
     from lakehouse.pii.keys import KeyRing
 
-    settings = _settings_in_process(workspace)
+    settings = _settings_in_process(workspace, alerts)
     clients = load_clients(settings.clients_dir)
-    result = run_ingest(settings, clients, KeyRing.from_environment(keys))
+    ring = KeyRing.from_environment(keys)
+    result = run_ingest(settings, clients, ring, alerter=_alerter(settings, alerts))
     result.raise_for_failures()
     return result
 
 
-def release_in_process(workspace: Workspace, keys: Mapping[str, str], name: str) -> AuditRecord:
+def release_in_process(
+    workspace: Workspace, keys: Mapping[str, str], name: str, *, alerts: AlertConf | None = None
+) -> AuditRecord:
     """What `lakehouse release --file NAME` does, on this test process's warm Spark."""
     from lakehouse.config import load_clients
     from lakehouse.ingest.release import release_file
     from lakehouse.pii.keys import KeyRing
 
-    settings = _settings_in_process(workspace)
+    settings = _settings_in_process(workspace, alerts)
     clients = load_clients(settings.clients_dir)
-    return release_file(settings, clients, KeyRing.from_environment(keys), name)
+    ring = KeyRing.from_environment(keys)
+    return release_file(settings, clients, ring, name, alerter=_alerter(settings, alerts))
 
 
 def backfill_in_process(

@@ -6,11 +6,13 @@ import logging
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from e2e_support import (
     REPO,
     TEST_KEYS,
+    AlertConf,
     Workspace,
     ingest_in_process,
     release_in_process,
@@ -18,15 +20,36 @@ from e2e_support import (
     spark_submit_env,
 )
 from pyspark.sql import SparkSession
+from pytest_httpserver import HTTPServer
 
 from lakehouse.config import load_clients
 from lakehouse.demo import build_demo
+from lakehouse.errors import RunFailed
 from lakehouse.ingest.lock import ClientLock
 
 pytestmark = pytest.mark.e2e
 
 SUBMIT = ["spark-submit", "--master", "local[2]", "jobs/ingest.py"]
 HEADER = "MemberID,FirstName,LastName,DOB,Phone,Email,Zip,Plan\n"
+PD_KEY_ENV = "LAKEHOUSE_PAGERDUTY_ROUTING_KEY"
+
+
+def _pager(httpserver: HTTPServer) -> AlertConf:
+    """A PagerDuty-compatible receiver on 127.0.0.1, as the runs' only alert sink."""
+    httpserver.expect_request("/v2/enqueue", method="POST").respond_with_data("", status=202)
+    sink = {
+        "name": "oncall",
+        "type": "pagerduty",
+        "routing_key_secret": PD_KEY_ENV,
+        "url": httpserver.url_for("/v2/enqueue"),
+    }
+    return AlertConf({"sinks": [sink]}, {PD_KEY_ENV: "e2e-routing-key-0123456789abcdef"})
+
+
+def _events(httpserver: HTTPServer) -> list[tuple[str, str]]:
+    """(event_action, dedup_key) of every event the receiver got, in order."""
+    bodies = [request.get_json() for request, _ in httpserver.log]
+    return [(body["event_action"], body["dedup_key"]) for body in bodies]
 
 
 def _acme_file(ws: Workspace, name: str, good: int, bad: int) -> None:
@@ -39,9 +62,15 @@ def _acme_file(ws: Workspace, name: str, good: int, bad: int) -> None:
 
 
 def test_a_file_over_the_threshold_is_held_then_released(
-    spark: SparkSession, workspace: Workspace, caplog: pytest.LogCaptureFixture
+    spark: SparkSession,
+    workspace: Workspace,
+    caplog: pytest.LogCaptureFixture,
+    httpserver: HTTPServer,
+    tmp_path: Path,
 ) -> None:
-    env = spark_submit_env(workspace, **TEST_KEYS)
+    """Held: exactly one file_held alert at the receiver; the release resolves it, once."""
+    alerts = _pager(httpserver)
+    env = spark_submit_env(workspace, **TEST_KEYS, **alerts.secrets)
     _acme_file(workspace, "acme_2026-03-01.csv", good=6, bad=4)  # 40% > acme's 20%
     # The job's code on this session's Spark (spark-submit's own path: test_demo, the crash
     # harness); the release below is the real command.
@@ -49,7 +78,7 @@ def test_a_file_over_the_threshold_is_held_then_released(
     propagate, logger.propagate = logger.propagate, True
     try:
         with caplog.at_level(logging.WARNING, logger="lakehouse.alerts"):
-            ingest_in_process(workspace, TEST_KEYS)
+            ingest_in_process(workspace, TEST_KEYS, alerts=alerts)
     finally:
         logger.propagate = propagate
     (audit,) = workspace.table("audit/files").to_pylist()
@@ -60,16 +89,57 @@ def test_a_file_over_the_threshold_is_held_then_released(
     assert workspace.table("quarantine/members").num_rows == 4
     assert not (workspace.lake / "silver" / "members").exists()
     assert any(r.getMessage().startswith("ALERT file_held") for r in caplog.records)
+    key = "lakehouse:file_held:acme:acme_2026-03-01.csv"
+    assert _events(httpserver) == [("trigger", key)]
 
-    released = run(
-        [sys.executable, "-m", "lakehouse", "release", "--file", "acme_2026-03-01.csv"], env
-    )
+    conf = str(alerts.conf_file(tmp_path))  # the real command, with the same alert sink
+    release = ["release", "--file", "acme_2026-03-01.csv", "--conf", conf]
+    released = run([sys.executable, "-m", "lakehouse", *release], env)
     assert released.returncode == 0, released.stdout + released.stderr
     assert "released acme_2026-03-01.csv: status=SUCCESS inserted=6" in released.stdout
     statuses = [r["status"] for r in workspace.table("audit/files").to_pylist()]
     assert sorted(statuses) == ["HELD", "SUCCESS"]
     assert workspace.table("silver/members").num_rows == 6
     assert workspace.table("bronze/members").num_rows == 10  # not appended twice
+    assert _events(httpserver) == [("trigger", key), ("resolve", key)]
+
+
+def test_a_failed_run_and_a_failed_file_each_alert_once_and_resolve_after_the_fix(
+    spark: SparkSession, workspace: Workspace, httpserver: HTTPServer
+) -> None:
+    """A run that fails (its lock folder is a file) raises one run_failed; the next run
+    completes and resolves it, but its file fails (silver's path is a file): one
+    file_failed; once fixed, the retried file succeeds and resolves that, once."""
+    alerts = _pager(httpserver)
+    _acme_file(workspace, "acme_2026-03-01.csv", good=3, bad=0)
+    locks = workspace.lake / "_locks"
+    locks.parent.mkdir(parents=True)
+    locks.write_text("not a folder", encoding="utf-8")
+    with pytest.raises(OSError):
+        ingest_in_process(workspace, TEST_KEYS, alerts=alerts)
+    run_key = "lakehouse:run_failed:-:ingest"
+    assert _events(httpserver) == [("trigger", run_key)]
+    (trigger,) = [request.get_json() for request, _ in httpserver.log]
+    assert trigger["payload"]["severity"] == "critical"
+    assert trigger["payload"]["custom_details"]["figures"]["error_class"] in (
+        "FileExistsError",
+        "NotADirectoryError",
+    )
+
+    locks.unlink()
+    silver = workspace.lake / "silver" / "members"
+    silver.parent.mkdir(parents=True)
+    silver.write_text("not a table", encoding="utf-8")
+    with pytest.raises(RunFailed):
+        ingest_in_process(workspace, TEST_KEYS, alerts=alerts)
+    file_key = "lakehouse:file_failed:acme:acme_2026-03-01.csv"
+    assert _events(httpserver)[1:] == [("trigger", file_key), ("resolve", run_key)]
+
+    silver.unlink()
+    ingest_in_process(workspace, TEST_KEYS, alerts=alerts)  # the retry succeeds
+    assert _events(httpserver)[3:] == [("resolve", file_key)]
+    statuses = [r["status"] for r in workspace.table("audit/files").to_pylist()]
+    assert sorted(statuses) == ["FAILED", "SUCCESS"]
 
 
 def test_a_release_killed_after_its_merge_is_completed_by_the_next_release(

@@ -9,7 +9,8 @@ from typing import Any, cast
 
 import pytest
 
-from lakehouse.alerts import Alert
+from lakehouse.alerts import Alert, Alerter, Route, ledger_path
+from lakehouse.alerts.config import Delivery
 from lakehouse.audit import Status, latest_outcomes
 from lakehouse.config.models import Settings
 from lakehouse.engine.deltars import DeltaRsEngine
@@ -36,7 +37,7 @@ class _Sink:
     def __init__(self) -> None:
         self.alerts: list[Alert] = []
 
-    def send(self, alert: Alert) -> None:
+    def deliver(self, alert: Alert, *, timeout: float) -> None:
         self.alerts.append(alert)
 
 
@@ -44,14 +45,18 @@ def _job(tmp_path: Path, mode: Mode = "ingest") -> tuple[Job, _Sink]:
     sink = _Sink()
     settings = Settings(lake_root=tmp_path / "lake", landing_dir=tmp_path / "landing")
     keys = KeyRing(token_key_id="t", keys={"t": bytes([7]) * 32})
+    engine = DeltaRsEngine()
+    alerter = Alerter(
+        [sink], {sink.name: Route()}, Delivery(), engine=engine, ledger=ledger_path(tmp_path)
+    )
     job = Job(
         spark=cast(Any, None),  # the commit point never touches Spark
         settings=settings,
         clients={},
         keys=keys,
-        engine=DeltaRsEngine(),
+        engine=engine,
         run_id=f"{mode}-run",
-        alerts=(sink,),
+        alerter=alerter,
         mode=mode,
         faults=Faults(),
     )

@@ -1,15 +1,14 @@
-"""Run lock, fault points and alert sinks: the small parts the reliability harness relies on."""
+"""Run lock and fault points: the small parts the reliability harness relies on (alert sinks:
+tests/unit/alerts)."""
 
 from __future__ import annotations
 
-import logging
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from lakehouse.alerts import Alert, AlertKind, LogAlertSink, send
 from lakehouse.errors import LockBusyError
 from lakehouse.ingest.lock import ClientLock
 
@@ -66,29 +65,6 @@ def test_an_unknown_fault_point_is_refused(spec: str) -> None:
     with pytest.raises(ConfigError, match="unknown fault point"):
         Faults.from_env({"LAKEHOUSE_FAULT": spec})
     assert Faults.from_env({}).point is None
-
-
-class _Broken:
-    name = "broken"
-
-    def send(self, alert: Alert) -> None:
-        raise ConnectionError("down")
-
-
-def test_alerts_reach_every_sink_even_if_one_fails(caplog: pytest.LogCaptureFixture) -> None:
-    alert = Alert(
-        AlertKind.FILE_HELD, "acme", "acme_2026-01-05.csv", "run-1", "file held", {"rows_read": 10}
-    )
-    with caplog.at_level(logging.WARNING, logger="lakehouse.alerts"):
-        logger = logging.getLogger("lakehouse")
-        propagate, logger.propagate = logger.propagate, True
-        try:
-            send([_Broken(), LogAlertSink()], alert)
-        finally:
-            logger.propagate = propagate
-    messages = [r.getMessage() for r in caplog.records]
-    assert "ALERT file_held: file held" in messages
-    assert "alert sink failed" in messages
 
 
 def test_release_never_reads_a_held_file_through_a_link(tmp_path: Path) -> None:
