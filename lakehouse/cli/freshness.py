@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import uuid
 from typing import Any
 
+from lakehouse.alerts import Alert, Alerter, AlertKind
 from lakehouse.cli._common import Subcommands, load_cli_settings, settings_args
 from lakehouse.config import load_clients
 from lakehouse.engine import get_engine
@@ -75,12 +77,53 @@ def _cmd_freshness(args: argparse.Namespace) -> int:
         )
     chosen = {k: v for k, v in clients.items() if not args.client or k in args.client}
     engine = get_engine(settings)
+    # An alert reflects now: an evaluation --as-of another moment only reports.
+    alerter = None if args.as_of or args.no_alert else Alerter.from_settings(settings, engine)
     report = client_freshness(settings, engine, chosen, now=args.as_of, days=args.days)
+    if alerter is not None:
+        _raise_and_resolve(alerter, report)
     if args.json:
         print(to_json([item.as_row() for item in report]))
     else:
         print(render_table([_row(item) for item in report], _TABLE))
     return 1 if any(item.status == "late" for item in report) else 0
+
+
+def _raise_and_resolve(alerter: Alerter, report: list[ClientFreshness]) -> None:
+    """``data_delay`` for each late client (repeats suppressed by the Alerter's window),
+    resolved once the client is on time again; delivered before the command exits."""
+    run_id = f"freshness-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    for item in report:
+        if item.status == "late":
+            alerter.emit(
+                Alert(
+                    AlertKind.DATA_DELAY,
+                    item.client_id,
+                    file_name="",
+                    run_id=run_id,
+                    message=f"data delay: expected files have not arrived ({item.calendar})",
+                    figures={
+                        "missing": len(item.missing),
+                        "first_missing": item.missing[0] if item.missing else "",
+                        "late_by_minutes": int((item.late_by or dt.timedelta()).total_seconds())
+                        // 60,
+                        "expected_by": item.expected_by.isoformat() if item.expected_by else "",
+                    },
+                    next_step="lakehouse freshness --client {client}",
+                )
+            )
+        elif item.status == "on_time" and alerter.is_open(AlertKind.DATA_DELAY, item.client_id, ""):
+            alerter.emit(
+                Alert(
+                    AlertKind.DATA_DELAY,
+                    item.client_id,
+                    file_name="",
+                    run_id=run_id,
+                    message="data delay over: every due file has arrived",
+                    action="resolve",
+                )
+            )
+    alerter.close()
 
 
 def register(sub: Subcommands) -> None:
@@ -96,4 +139,7 @@ def register(sub: Subcommands) -> None:
         "--as-of", type=_moment, help="evaluate at this time instead of now (ISO 8601; UTC)"
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "--no-alert", action="store_true", help="report only: raise and resolve no data_delay"
+    )
     parser.set_defaults(func=_cmd_freshness)
