@@ -10,13 +10,13 @@ import os
 import sys
 from collections.abc import Sequence
 
-from lakehouse.cli import backfill, bench, freshness, ingest, ops, pii, release
+from lakehouse.cli import backfill, bench, export, freshness, ingest, ops, pii, release
 from lakehouse.errors import LakehouseError
 from lakehouse.logs import configure_logging
 
 __all__ = ["build_parser", "main"]
 
-_COMMAND_MODULES = (ingest, release, backfill, ops, freshness, pii, bench)
+_COMMAND_MODULES = (ingest, release, backfill, ops, freshness, pii, export, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:
