@@ -20,6 +20,9 @@ __all__ = [
     "LakehouseError",
     "LandingFileError",
     "LockBusyError",
+    "PrivacyBudgetExceeded",
+    "PrivacyError",
+    "PrivacyRefused",
     "RunFailed",
     "StageError",
 ]
@@ -127,3 +130,31 @@ class RunFailed(LakehouseError):
             fix="read the error column of `lake/audit/files` for these files, fix the cause "
             "and rerun; processed files are not reprocessed",
         )
+
+
+class PrivacyError(LakehouseError):
+    """An export profile cannot be applied as configured (``conf/exports.yaml``)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        profile: str,
+        column: str | None = None,
+        client: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.profile = profile
+        self.column = column
+        where = f"profile '{profile}'" + (f", column '{column}'" if column else "")
+        super().__init__(f"{where}: {message}", client=client, step="export", fix=fix)
+
+
+class PrivacyRefused(PrivacyError):
+    """The k-anonymity (and l-diversity) target cannot be met within the suppression limit;
+    ``column`` is the quasi-identifier that blocks it most. Nothing was written."""
+
+
+class PrivacyBudgetExceeded(PrivacyError):
+    """A differentially private query would exceed its consumer's epsilon budget; nothing
+    was computed or spent."""

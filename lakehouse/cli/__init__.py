@@ -15,6 +15,7 @@ from lakehouse.cli import (
     backfill,
     bench,
     consent,
+    export,
     freshness,
     ingest,
     ops,
@@ -27,7 +28,19 @@ from lakehouse.logs import configure_logging
 
 __all__ = ["build_parser", "main"]
 
-_COMMAND_MODULES = (ingest, release, backfill, ops, freshness, report, alerts, pii, consent, bench)
+_COMMAND_MODULES = (
+    ingest,
+    release,
+    backfill,
+    ops,
+    freshness,
+    report,
+    alerts,
+    pii,
+    export,
+    consent,
+    bench,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,6 +24,7 @@ from lakehouse.errors import LakehouseError
 __all__ = [
     "MIN_REASON_CHARS",
     "check_reason",
+    "create_binary_export",
     "create_export",
     "neutralise_cell",
     "write_csv",
@@ -64,22 +65,31 @@ def check_reason(reason: str | None) -> str:
     )
 
 
+def _create_private(path: Path) -> int:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except FileExistsError as exc:
+        raise LakehouseError(
+            f"output file {path} already exists; an export never writes into an existing file",
+            fix="choose a new file name (the export is created with mode 0600)",
+        ) from exc
+    os.fchmod(fd, 0o600)  # whatever the umask
+    return fd
+
+
 def create_export(path: Path) -> IO[str]:
     """A new, private text file for an export.
 
     Raises:
         LakehouseError: something (a file or a link) already exists at ``path``.
     """
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-    try:
-        fd = os.open(path, flags, 0o600)
-    except FileExistsError as exc:
-        raise LakehouseError(
-            f"output file {path} already exists; decrypt never writes into an existing file",
-            fix="choose a new file name (the export is created with mode 0600)",
-        ) from exc
-    os.fchmod(fd, 0o600)  # whatever the umask
-    return os.fdopen(fd, "w", encoding="utf-8", newline="")
+    return os.fdopen(_create_private(path), "w", encoding="utf-8", newline="")
+
+
+def create_binary_export(path: Path) -> IO[bytes]:
+    """A new, private binary file (Parquet) for an export; refused like ``create_export``."""
+    return os.fdopen(_create_private(path), "wb")
 
 
 def write_csv(
