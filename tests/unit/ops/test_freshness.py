@@ -182,3 +182,48 @@ def test_the_command_exits_1_when_late_and_0_when_not(
     assert row["expected_by"] == "2026-03-09T12:00:00+00:00"
     assert main([*args, "--client", "umbrella"]) == 1
     assert "unknown client" in capsys.readouterr().err
+
+
+def test_a_late_client_raises_one_data_delay_and_resolves_on_delivery(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Daily by 00:00 UTC from two days ago: today's file is missing (late), repeats within
+    the window are suppressed, and the delivery resolves it; at a real jsonl sink."""
+    import yaml
+
+    today = dt.datetime.now(UTC).date()
+    clients = tmp_path / "clients"
+    clients.mkdir()
+    data = yaml.safe_load((Path(__file__).resolve().parents[3] / "clients/acme.yaml").read_text())
+    data["delivery"] = {"every": "day", "by": "00:00", "start": str(today - dt.timedelta(days=2))}
+    (clients / "acme.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    sink = tmp_path / "alerts.jsonl"
+    conf = tmp_path / "lakehouse.yaml"
+    conf.write_text(
+        yaml.safe_dump(
+            {
+                "lake_root": str(tmp_path / "lake"),
+                "landing_dir": str(tmp_path / "landing"),
+                "clients_dir": str(clients),
+                "alerts": {"sinks": [{"name": "f", "type": "jsonl", "path": str(sink)}]},
+            }
+        ),
+        encoding="utf-8",
+    )
+    settings = Settings(lake_root=tmp_path / "lake", landing_dir=tmp_path / "landing")
+    earlier = dt.datetime.now(UTC) - dt.timedelta(minutes=5)
+    for back in (2, 1):
+        day = (today - dt.timedelta(days=back)).isoformat()
+        _audit(settings, f"acme_{day}.csv", day, 0, earlier)
+    args = ["freshness", "--conf", str(conf)]
+    assert main(args) == 1 and main(args) == 1  # late twice: one alert
+    _audit(settings, f"acme_{today}.csv", today.isoformat(), 0, dt.datetime.now(UTC))
+    assert main(args) == 0
+    assert main(args) == 0  # nothing open any more: no second resolve
+    capsys.readouterr()
+    sent = [json.loads(line) for line in sink.read_text().splitlines()]
+    assert [(a["kind"], a["action"]) for a in sent] == [
+        ("data_delay", "trigger"),
+        ("data_delay", "resolve"),
+    ]
+    assert sent[0]["client_id"] == "acme" and sent[0]["figures"]["first_missing"] == str(today)
