@@ -93,6 +93,31 @@ def read_silver(
     return pl.from_arrow(table)  # type: ignore[return-value]
 
 
+def _consented_silver(
+    settings: Settings,
+    engine: TableEngine,
+    client: ClientConfig,
+    columns: Sequence[str],
+    purpose: str | None,
+) -> tuple[pl.DataFrame, int | None]:
+    """Silver rows for the export: with a purpose, only members with consent for it
+    (``lakehouse.pii.consent``); returns the frame and how many members were left out."""
+    if purpose is None:
+        return read_silver(settings, engine, client, columns), None
+    from lakehouse.pii.consent import consented, read_consent
+
+    wanted = list(dict.fromkeys([*client.merge_key, *columns]))
+    table = engine.read(
+        settings.table_path("silver", client.dataset),
+        columns=wanted,
+        partition=("client_id", client.client_id),
+    )
+    events = read_consent(engine, settings.lake_root, client.client_id)
+    kept, decision = consented(table, client, purpose, events)
+    frame: pl.DataFrame = pl.from_arrow(kept.select(list(columns)))  # type: ignore[assignment]
+    return frame, len(decision.denied)
+
+
 def _check_columns(
     name: str, profile: KAnonymityProfile | DpCountsProfile, client: ClientConfig
 ) -> None:
@@ -148,7 +173,10 @@ def prepare(
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     if isinstance(profile, KAnonymityProfile):
-        frame = read_silver(settings, engine, client, profile.columns)
+        frame, excluded = _consented_silver(
+            settings, engine, client, profile.columns, profile.purpose
+        )
+        report.update(purpose=profile.purpose, members_without_consent=excluded)
         result = anonymise(frame, profile, name=profile_name)
         report.update(
             k=profile.k,
@@ -179,7 +207,10 @@ def prepare(
         epsilon=profile.epsilon,
         budget=budget,
     )
-    frame = read_silver(settings, engine, client, _columns(profile))
+    frame, excluded = _consented_silver(
+        settings, engine, client, _columns(profile), profile.purpose
+    )
+    report.update(purpose=profile.purpose, members_without_consent=excluded)
     release = release_counts(frame, profile, name=profile_name)
     report.update(
         epsilon=profile.epsilon,

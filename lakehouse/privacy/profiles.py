@@ -158,6 +158,11 @@ class _Profile(_Frozen):
     clients: tuple[str, ...] = Field(min_length=1, description="Clients this profile serves.")
     dataset: str = Field(description="Silver table name (the clients' dataset).")
     consumer: str = Field(description="Who receives the export (declared under consumers).")
+    purpose: str | None = Field(
+        None,
+        description="The consent purpose of the export: members without consent for it "
+        "(clients' consent settings) are left out before anything is computed.",
+    )
     description: str | None = None
 
 
