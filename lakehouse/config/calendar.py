@@ -24,11 +24,20 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["DeliveryCalendar", "Weekday", "parse_duration"]
+__all__ = ["DeliveryCalendar", "Weekday", "check_time_zone", "parse_duration"]
 
 Weekday = Literal["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
 _WEEKDAYS: tuple[Weekday, ...] = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 _DURATION = re.compile(r"^(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?$")
+
+
+def check_time_zone(value: str) -> str:
+    """Raises: ValueError: ``value`` is not an IANA time zone name."""
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone '{value}' (use an IANA name)") from exc
+    return value
 
 
 def parse_duration(text: str) -> dt.timedelta:
@@ -78,11 +87,7 @@ class DeliveryCalendar(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone '{value}' (use an IANA name)") from exc
-        return value
+        return check_time_zone(value)
 
     @field_validator("grace")
     @classmethod

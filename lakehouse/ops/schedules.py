@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import zoneinfo
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -19,6 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from lakehouse.config.calendar import check_time_zone
 from lakehouse.config.models import ClientConfig
 from lakehouse.errors import ConfigError
 from lakehouse.pii.keys import ENCRYPT_KEY_ENV, SIV_KEY_ENV, TOKEN_KEY_ENV, Purpose
@@ -215,11 +215,7 @@ class Schedules(_Frozen):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone '{value}' (use an IANA name)") from exc
-        return value
+        return check_time_zone(value)
 
     @field_validator("environment")
     @classmethod
