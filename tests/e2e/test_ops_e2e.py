@@ -149,7 +149,9 @@ def test_freshness_as_the_crontab_line_runs_it(demo_lake: Workspace) -> None:
     late for the Mondays of the last two weeks, exit 1; as of the demo's own week it was not."""
     env = {k: v for k, v in demo_lake.env().items() if "KEY" not in k}  # needs no key
     started = time.perf_counter()
-    result = run(["./scripts/run_pipeline.sh", "--freshness", "--client", "acme", "--json"], env)
+    # --no-alert: the session's demo lake is shared and read-only for this module
+    args = ["--freshness", "--client", "acme", "--json", "--no-alert"]
+    result = run(["./scripts/run_pipeline.sh", *args], env)
     assert time.perf_counter() - started < 30, "freshness must not start Spark"
     assert result.returncode == 1, result.stdout + result.stderr
     (acme,) = json.loads(result.stdout)
@@ -157,7 +159,9 @@ def test_freshness_as_the_crontab_line_runs_it(demo_lake: Workspace) -> None:
     assert acme["last_delivery"] is not None
     assert acme["calendar"] == "weekly on MON by 06:00 America/New_York (+2h grace)"
     # the demo's arrivals are stamped now: as of any later moment, 2026-01-12 had arrived
-    back = lakehouse(["freshness", "--client", "acme", "--days", "400", "--json"], env, ok=False)
+    back = lakehouse(
+        ["freshness", "--client", "acme", "--days", "400", "--json", "--no-alert"], env, ok=False
+    )
     (then,) = json.loads(back.stdout)
     checks = {c["due_date"]: c for c in then["checks"]}
     assert checks["2026-01-12"]["delivered"] == 1 and checks["2026-01-19"]["delivered"] == 0
