@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,14 @@ if TYPE_CHECKING:
 else:
     Subcommands = Any
 
-__all__ = ["DEFAULT_CONF", "Subcommands", "load_cli_settings", "settings_args", "write_or_print"]
+__all__ = [
+    "DEFAULT_CONF",
+    "Subcommands",
+    "iso_date",
+    "load_cli_settings",
+    "settings_args",
+    "write_or_print",
+]
 
 DEFAULT_CONF = Path("conf/lakehouse.yaml")
 
@@ -54,3 +62,11 @@ def write_or_print(text: str, out: Path | None) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     print(f"wrote {out}")
+
+
+def iso_date(text: str) -> dt.date:
+    """An argparse ``type`` for YYYY-MM-DD dates."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None

@@ -11,7 +11,7 @@ import datetime as dt
 import time
 
 from lakehouse.backfill import BackfillPlan, plan_backfill
-from lakehouse.cli._common import Subcommands, load_cli_settings, settings_args
+from lakehouse.cli._common import Subcommands, iso_date, load_cli_settings, settings_args
 from lakehouse.config import load_clients
 from lakehouse.engine import get_engine
 from lakehouse.errors import LakehouseError
@@ -34,13 +34,6 @@ _RESULT_COLUMNS = (
     Column("reason", "reason"),
     Column("error", "error"),
 )
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
 
 
 def _window(args: argparse.Namespace) -> tuple[dt.date, dt.date]:
@@ -125,8 +118,8 @@ def register(sub: Subcommands) -> None:
     )
     settings_args(backfill)
     backfill.add_argument("--client", required=True, help="client id")
-    backfill.add_argument("--from", dest="start", type=_date, help="first creation date")
-    backfill.add_argument("--to", dest="end", type=_date, help="last creation date")
+    backfill.add_argument("--from", dest="start", type=iso_date, help="first creation date")
+    backfill.add_argument("--to", dest="end", type=iso_date, help="last creation date")
     backfill.add_argument(
         "--last-days", type=int, help="rolling window: files created in the last N days (UTC)"
     )

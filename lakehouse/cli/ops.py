@@ -8,13 +8,18 @@ They read tables through the engine and never start Spark. Tables for people by 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from lakehouse.cli._common import Subcommands, load_cli_settings, settings_args, write_or_print
+from lakehouse.cli._common import (
+    Subcommands,
+    iso_date,
+    load_cli_settings,
+    settings_args,
+    write_or_print,
+)
 from lakehouse.config import load_clients
 from lakehouse.engine import get_engine
 from lakehouse.errors import LakehouseError
@@ -79,13 +84,6 @@ _HISTORY = (
 
 def _emit(rows: list[dict[str, Any]], columns: tuple[Column, ...], as_json: bool) -> None:
     print(to_json(rows) if as_json else render_table(rows, columns))
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
@@ -242,7 +240,7 @@ def register(sub: Subcommands) -> None:
     audit = sub.add_parser("audit", help="audit rows (one per file per run)")
     settings_args(audit)
     audit.add_argument("--client", help="only this client")
-    audit.add_argument("--since", type=_date, help="processed on or after (UTC date)")
+    audit.add_argument("--since", type=iso_date, help="processed on or after (UTC date)")
     audit.add_argument("--status", type=str.upper, help="SUCCESS, DUPLICATE, REJECTED, ...")
     audit.add_argument("--run-id", help="run id or prefix (backfill- lists backfills)")
     audit.add_argument("--limit", type=int, help="only the newest N rows")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, cast
 
 from lakehouse.audit import PiiEvent, append_pii_event, safe_error
-from lakehouse.cli._common import Subcommands, load_cli_settings, settings_args
+from lakehouse.cli._common import Subcommands, iso_date, load_cli_settings, settings_args
 from lakehouse.config import load_clients
 from lakehouse.config.models import ClientConfig, Settings
 from lakehouse.errors import LakehouseError
@@ -368,13 +368,6 @@ def _print_retention(report: RetentionReport) -> None:
         print("  verified: no data file of the client holds an expired row")
 
 
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
-
-
 def _add(
     sub: Subcommands, name: str, help_text: str, func: Callable[..., int]
 ) -> argparse.ArgumentParser:
@@ -432,5 +425,5 @@ def register(sub: Subcommands) -> None:
     )
     retention.add_argument("--client", action="append", help="only this client (repeatable)")
     retention.add_argument("--dry-run", action="store_true", help="count, delete nothing")
-    retention.add_argument("--as-of", type=_date, help="today's date for the cutoffs (UTC)")
+    retention.add_argument("--as-of", type=iso_date, help="today's date for the cutoffs (UTC)")
     retention.add_argument("--reason", help="ticket or policy id, recorded in the audit")

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 from pathlib import Path
 
-from lakehouse.cli._common import Subcommands, load_cli_settings, settings_args, write_or_print
+from lakehouse.cli._common import (
+    Subcommands,
+    iso_date,
+    load_cli_settings,
+    settings_args,
+    write_or_print,
+)
 
 __all__ = ["register"]
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -38,6 +36,6 @@ def register(sub: Subcommands) -> None:
     )
     settings_args(report)
     report.add_argument("--out", type=Path, required=True, help="the HTML file to write")
-    report.add_argument("--since", type=_date, help="files processed on or after (UTC date)")
+    report.add_argument("--since", type=iso_date, help="files processed on or after (UTC date)")
     report.add_argument("--client", help="only this client")
     report.set_defaults(func=_cmd_report)
