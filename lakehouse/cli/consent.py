@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from lakehouse.cli._common import Subcommands, load_cli_settings, settings_args
-from lakehouse.cli.pii import erase_member, raw_key_of, user_name
-from lakehouse.config import load_clients
+from lakehouse.cli.pii import client_of, erase_member, key_ring, raw_key_of, user_name
 from lakehouse.config.models import ClientConfig, Settings
 from lakehouse.errors import LakehouseError
 from lakehouse.ops.render import Column, render_table, to_json
@@ -36,15 +35,6 @@ _STATUS = (
 _STATUSES = ("granted", "withdrawn")
 
 
-def _client(settings: Settings, client_id: str) -> ClientConfig:
-    clients = load_clients(settings.clients_dir)
-    if client_id not in clients:
-        raise LakehouseError(
-            f"unknown client '{client_id}'", fix=f"choose from {', '.join(sorted(clients))}"
-        )
-    return clients[client_id]
-
-
 def _purpose(client: ClientConfig, purpose: str) -> str:
     from lakehouse.pii.consent import settings_of
 
@@ -57,9 +47,7 @@ def _purpose(client: ClientConfig, purpose: str) -> str:
 def _keys(client: ClientConfig) -> KeyRing:
     from lakehouse.pii.policies import needed_purposes
 
-    keys = KeyRing.from_environment()
-    keys.require(needed_purposes([client]))
-    return keys
+    return key_ring(needed_purposes([client]))
 
 
 def _require_yes(client: ClientConfig, purposes: set[str], yes: bool) -> None:
@@ -144,7 +132,7 @@ def _effective(text: str | None) -> dt.datetime:
 
 def _cmd_record(args: argparse.Namespace) -> int:
     settings = load_cli_settings(args)
-    client = _client(settings, args.client)
+    client = client_of(settings, args.client)
     purpose = _purpose(client, args.purpose)
     status: Literal["granted", "withdrawn"] = "granted" if args.grant else "withdrawn"
     if status == "withdrawn":
@@ -195,7 +183,7 @@ def _read_list(path: Path, client: ClientConfig) -> list[tuple[list[str], str, s
 
 def _cmd_import(args: argparse.Namespace) -> int:
     settings = load_cli_settings(args)
-    client = _client(settings, args.client)
+    client = client_of(settings, args.client)
     rows = _read_list(args.file, client)
     entries: list[tuple[list[str], str, Literal["granted", "withdrawn"], dt.datetime]] = []
     for line, (raw, purpose, status, effective) in enumerate(rows, start=2):
@@ -230,7 +218,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
     from lakehouse.pii.consent import decisions, read_consent, settings_of
 
     settings = load_cli_settings(args)
-    client = _client(settings, args.client)
+    client = client_of(settings, args.client)
     purposes = [_purpose(client, args.purpose)] if args.purpose else settings_of(client).purposes
     engine = get_engine(settings)
     path = settings.table_path("silver", client.dataset)

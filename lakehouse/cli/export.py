@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from lakehouse.cli._common import Subcommands, load_cli_settings, settings_args
-from lakehouse.cli.pii import _audited, _client, _engine, _record_now
+from lakehouse.cli.pii import _audited, _engine, _record_now, client_of
 from lakehouse.errors import LakehouseError
 from lakehouse.privacy.profiles import DEFAULT_EXPORTS
 
@@ -42,7 +42,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         source = args.file.name
     else:
         settings = load_cli_settings(args)
-        client = _client(settings, args.client)
+        client = client_of(settings, args.client)
         _dataset(args, client.dataset)
         frame = read_silver(settings, _engine(settings), client, quasi)
         source = f"silver/{client.dataset} ({client.client_id})"
@@ -79,7 +79,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     with _audited(settings, engine, "export", args.client, args.reason) as event:
         event.tables = f"silver/{args.dataset}"
         event.detail = {"profile": args.profile, "out": str(args.out)}
-        client = _client(settings, args.client)
+        client = client_of(settings, args.client)
         _dataset(args, client.dataset)
         exports = load_exports(args.exports)
         prepared = prepare(

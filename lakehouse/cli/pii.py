@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from lakehouse.pii.erasure import ErasureReport, MemberKey
     from lakehouse.pii.retention import RetentionReport
 
-__all__ = ["erase_member", "raw_key_of", "register", "user_name"]
+__all__ = ["client_of", "erase_member", "key_ring", "raw_key_of", "register", "user_name"]
 
 
 def user_name() -> str:
@@ -105,7 +105,7 @@ def _dataset_locks(settings: Settings, client: ClientConfig, run_id: str) -> Ite
         yield
 
 
-def _client(settings: Settings, client_id: str) -> ClientConfig:
+def client_of(settings: Settings, client_id: str) -> ClientConfig:
     clients = load_clients(settings.clients_dir)
     if client_id not in clients:
         raise LakehouseError(
@@ -114,7 +114,7 @@ def _client(settings: Settings, client_id: str) -> ClientConfig:
     return clients[client_id]
 
 
-def _keys(purposes: set[Purpose]) -> KeyRing:
+def key_ring(purposes: set[Purpose]) -> KeyRing:
     keys = KeyRing.from_environment()
     keys.require(purposes)
     return keys
@@ -143,11 +143,11 @@ def _cmd_keys_rotate(args: argparse.Namespace) -> int:
     settings = load_cli_settings(args)
     clients = load_clients(settings.clients_dir)
     chosen = args.client or sorted(clients)
-    keys = _keys({"token", "encrypt"})
+    keys = key_ring({"token", "encrypt"})
     engine = _engine(settings)
     report = RotationReport()
     for client_id in chosen:
-        client = _client(settings, client_id)
+        client = client_of(settings, client_id)
         with (
             _audited(settings, engine, "keys_rotate", client_id, args.reason) as event,
             ClientLock(settings.lock_dir, client_id, run_id=f"keys-rotate-{event.event_id}"),
@@ -205,8 +205,8 @@ def _cmd_decrypt(args: argparse.Namespace) -> int:
 
     args.reason = check_reason(args.reason)
     settings = load_cli_settings(args)
-    client = _client(settings, args.client)
-    keys = _keys({"token", "encrypt"})
+    client = client_of(settings, args.client)
+    keys = key_ring({"token", "encrypt"})
     engine = _engine(settings)
     zone = cast(Literal["bronze", "quarantine", "silver"], args.table)
     raw_key = raw_key_of(args, required=False)
@@ -257,8 +257,8 @@ def _cmd_forget(args: argparse.Namespace) -> int:
     raw_key = raw_key_of(args, required=True)
     assert raw_key is not None
     settings = load_cli_settings(args)
-    client = _client(settings, args.client)
-    keys = _keys(needed_purposes([client]))
+    client = client_of(settings, args.client)
+    keys = key_ring(needed_purposes([client]))
     report = erase_member(settings, client, keys, raw_key, args.reason, dry_run=args.dry_run)
     _print_forget(report, args.dry_run)
     return 0
@@ -322,7 +322,7 @@ def _cmd_retention(args: argparse.Namespace) -> int:
     settings = load_cli_settings(args)
     clients = load_clients(settings.clients_dir)
     chosen = (
-        [_client(settings, c) for c in args.client]
+        [client_of(settings, c) for c in args.client]
         if args.client
         else [c for c in clients.values() if c.retention.configured]
     )

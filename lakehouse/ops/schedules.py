@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from lakehouse.config.calendar import check_time_zone
 from lakehouse.config.models import ClientConfig
 from lakehouse.errors import ConfigError
-from lakehouse.pii.keys import ENCRYPT_KEY_ENV, SIV_KEY_ENV, TOKEN_KEY_ENV, Purpose
+from lakehouse.pii.keys import PURPOSE_ENV
 
 __all__ = [
     "BackfillWindow",
@@ -50,11 +50,6 @@ _FIELDS: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (
     ("day of week", 0, 7, _DAYS),
 )
 JobKind = Literal["ingest", "backfill", "freshness", "retention"]
-_KEY_ENV: dict[Purpose, str] = {
-    "token": TOKEN_KEY_ENV,
-    "encrypt": ENCRYPT_KEY_ENV,
-    "siv": SIV_KEY_ENV,
-}
 _PART = re.compile(r"^(?:(\*)|([0-9A-Za-z]+)(?:-([0-9A-Za-z]+))?)(?:/([0-9]+))?$")
 
 
@@ -187,7 +182,7 @@ class DatabricksTarget(_Frozen):
         if (self.existing_cluster_id is None) == (self.new_cluster is None):
             raise ValueError("set exactly one of existing_cluster_id and new_cluster")
         variables = (self.new_cluster or {}).get("spark_env_vars") or {}
-        for name in _KEY_ENV.values():
+        for name in PURPOSE_ENV.values():
             value = variables.get(name)
             if value is not None and not str(value).startswith("{{secrets/"):
                 raise ValueError(
@@ -220,7 +215,7 @@ class Schedules(_Frozen):
     @field_validator("environment")
     @classmethod
     def _no_secrets(cls, value: dict[str, str]) -> dict[str, str]:
-        if set(_KEY_ENV.values()) & set(value):
+        if set(PURPOSE_ENV.values()) & set(value):
             raise ValueError("keys never go in config; set LAKEHOUSE_KEY_FILE to a key file")
         return value
 
@@ -308,7 +303,7 @@ def job_secrets(kind: JobKind, client: ClientConfig) -> list[str]:
         return []
     from lakehouse.pii.policies import needed_purposes  # imports pyspark
 
-    return [_KEY_ENV[purpose] for purpose in sorted(needed_purposes([client]))]
+    return [PURPOSE_ENV[purpose] for purpose in sorted(needed_purposes([client]))]
 
 
 def render_crontab(schedules: Schedules, repo_dir: Path) -> str:

@@ -43,6 +43,7 @@ __all__ = [
     "KEY_ENV_VARS",
     "KEY_FILE_ENV",
     "MIN_KEY_BYTES",
+    "PURPOSE_ENV",
     "SIV_KEY_ENV",
     "TOKEN_KEY_ENV",
     "KeyRing",
@@ -65,7 +66,7 @@ MIN_KEY_BYTES = 32
 KEY_ENV_VARS = (TOKEN_KEY_ENV, ENCRYPT_KEY_ENV, SIV_KEY_ENV, KEY_FILE_ENV)
 
 Purpose = Literal["token", "encrypt", "siv"]
-_ENV_OF: dict[Purpose, str] = {
+PURPOSE_ENV: Mapping[Purpose, str] = {
     "token": TOKEN_KEY_ENV,
     "encrypt": ENCRYPT_KEY_ENV,
     "siv": SIV_KEY_ENV,
@@ -81,7 +82,7 @@ _FIX = (
 def _fix_for(purpose: Purpose) -> str:
     if purpose == "token":
         return _FIX
-    env = _ENV_OF[purpose]
+    env = PURPOSE_ENV[purpose]
     return (
         f"export {env}=<64+ hex chars> or add a key and '{purpose}_key_id' to the key file "
         f"named by {KEY_FILE_ENV} (see README, 'PII protection')"
@@ -138,7 +139,7 @@ class KeyRing:
         }[purpose]
         if key_id is None or key_id not in self.keys:
             raise KeyMissingError(
-                f"no {purpose} key: neither {_ENV_OF[purpose]} nor '{purpose}_key_id' in the "
+                f"no {purpose} key: neither {PURPOSE_ENV[purpose]} nor '{purpose}_key_id' in the "
                 f"file named by {KEY_FILE_ENV} is set; lakehouse refuses to process PII "
                 "without one",
                 fix=_fix_for(purpose),
@@ -196,9 +197,9 @@ class KeyRing:
             )
         active: dict[Purpose, str | None] = {p: parsed.ids.get(p) for p in ("encrypt", "siv")}
         for purpose in ("encrypt", "siv"):
-            value = env.get(_ENV_OF[purpose])
+            value = env.get(PURPOSE_ENV[purpose])
             if value:
-                key = _decode(value, source=_ENV_OF[purpose], fix=_fix_for(purpose))
+                key = _decode(value, source=PURPOSE_ENV[purpose], fix=_fix_for(purpose))
                 key_id = f"env-{purpose}-{fingerprint(key)}"
                 keys[key_id] = key
                 active[purpose] = key_id
