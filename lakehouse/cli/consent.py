@@ -182,6 +182,8 @@ def _read_list(path: Path, client: ClientConfig) -> list[tuple[list[str], str, s
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
+    from lakehouse.pii.consent import settings_of
+
     settings = load_cli_settings(args)
     client = client_of(settings, args.client)
     rows = _read_list(args.file, client)
@@ -193,17 +195,24 @@ def _cmd_import(args: argparse.Namespace) -> int:
                 client=client.client_id,
                 file=args.file.name,
             )
-        try:
-            _purpose(client, purpose)
-        except LakehouseError as exc:
+        # A consent list holds raw keys: a shifted row must not echo a cell into the error.
+        declared = settings_of(client).purposes
+        if purpose not in declared:
             raise LakehouseError(
-                f"line {line}: {exc.message}; nothing was recorded",
+                f"line {line}: not a declared purpose ({', '.join(declared)}); nothing was "
+                "recorded",
+                client=client.client_id,
+                file=args.file.name,
+            )
+        try:
+            moment = _effective(effective)
+        except LakehouseError:
+            raise LakehouseError(
+                f"line {line}: effective is not a date or time (ISO 8601); nothing was recorded",
                 client=client.client_id,
                 file=args.file.name,
             ) from None
-        entries.append(
-            (raw, purpose, "granted" if status == "granted" else "withdrawn", _effective(effective))
-        )
+        entries.append((raw, purpose, "granted" if status == "granted" else "withdrawn", moment))
     withdrawn = {p for _, p, s, _ in entries if s == "withdrawn"}
     _require_yes(client, withdrawn, args.yes)
     written, erased = _record(

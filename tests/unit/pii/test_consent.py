@@ -185,3 +185,24 @@ def test_import_record_status_and_an_erasing_withdrawal(
     kept, _ = consented(silver, consent_lake.clients["acme"], "research", events)
     assert kept.num_rows == 8
     assert not pc.any(pc.equal(kept.column("member_id"), _token("AC0000002"))).as_py()
+
+
+def test_a_refused_consent_list_names_the_line_never_a_cell(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A shifted row puts a raw key where the purpose or date belongs: the error names the
+    line only, and nothing is recorded (refused before Spark or the lake is touched)."""
+    clients = tmp_path / "clients"
+    clients.mkdir()
+    data = yaml.safe_load((REPO / "clients" / "acme.yaml").read_text(encoding="utf-8"))
+    data["consent"] = CONSENT
+    (clients / "acme.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    where = ["--lake-root", str(tmp_path / "lake"), "--clients-dir", str(clients)]
+    for body in ("AC0000007,AC0000008,granted\n", "AC0000007,research,granted,AC0000008\n"):
+        listing = tmp_path / "list.csv"
+        listing.write_text("MemberID,purpose,status,effective\n" + body, encoding="utf-8")
+        args = ["consent", "import", *where, "--client", "acme", "--file", str(listing)]
+        assert main([*args, "--reason", "B-1"]) == 1
+        err = capsys.readouterr().err
+        assert "line 2" in err and "AC0000008" not in err and "AC0000007" not in err
+    assert not (tmp_path / "lake" / "consent").exists()
