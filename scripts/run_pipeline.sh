@@ -6,17 +6,18 @@
 #   ./scripts/run_pipeline.sh --backfill --client ID --from YYYY-MM-DD --to YYYY-MM-DD [--dry-run]
 #   ./scripts/run_pipeline.sh --freshness [--client ID]   # deliveries vs calendars, no Spark
 #   ./scripts/run_pipeline.sh --retention [--client ID] [--dry-run]   # expired data, no Spark
+#   ./scripts/run_pipeline.sh --gold [--table NAME] [--full]   # gold from silver's CDF, no Spark
 #
 # Other flags are passed to `lakehouse ingest` (`lakehouse backfill` after --backfill,
-# `lakehouse freshness` after --freshness: exit 1 when late, `lakehouse retention`).
+# `lakehouse freshness` after --freshness: exit 1 when late, `lakehouse retention`, `lakehouse gold`).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
 
 if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-    sed -n '2,11p' "$0"; exit 0
+    sed -n '2,12p' "$0"; exit 0
 fi
 
-if [[ "${1:-}" == "--freshness" || "${1:-}" == "--retention" ]]; then
+if [[ "${1:-}" == "--freshness" || "${1:-}" == "--retention" || "${1:-}" == "--gold" ]]; then
     command="${1#--}"
     shift
     ensure_venv

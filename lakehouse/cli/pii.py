@@ -308,6 +308,11 @@ def _print_forget(report: ErasureReport, dry_run: bool) -> None:
     for zone, rows in sorted(report.rows.items()):
         extra = "" if dry_run else f", {report.files_removed.get(zone, 0)} file(s) vacuumed"
         print(f"{zone:<11} {verb} {rows} row(s){extra}")
+    for zone, rows in sorted(report.gold_rows.items()):
+        print(
+            f"{zone:<11} recomputed without the member ({rows} row(s)), "
+            f"{report.files_removed.get(zone, 0)} file(s) vacuumed"
+        )
     for path, records in sorted(report.raw_files.items()):
         print(f"raw file    {path}: {records} record(s) {'to remove' if dry_run else 'removed'}")
     if not dry_run:

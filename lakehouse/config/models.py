@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from lakehouse.alerts.config import AlertSettings
 from lakehouse.config.calendar import DeliveryCalendar
 from lakehouse.config.consent import ConsentSettings
+from lakehouse.config.gold import GoldSettings
 from lakehouse.config.retention import RetentionPolicy
 
 __all__ = [
@@ -435,6 +436,7 @@ class Settings(_Frozen):
     )
     spark: SparkSettings = SparkSettings()
     alerts: AlertSettings = AlertSettings()  # sinks, routing, delivery (README, "Alerts")
+    gold: GoldSettings = GoldSettings()  # aggregates kept current by `lakehouse gold`
 
     @field_validator("umask")
     @classmethod
@@ -472,6 +474,9 @@ class Settings(_Frozen):
 
     def table_path(self, zone: Literal["bronze", "quarantine", "silver"], dataset: str) -> Path:
         return self.lake_root / zone / dataset
+
+    def gold_path(self, table: str) -> Path:
+        return self.lake_root / "gold" / table
 
     @property
     def audit_path(self) -> Path:

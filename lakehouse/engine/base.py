@@ -177,11 +177,44 @@ class TableEngine(Protocol):
         ...
 
     def read_cdf(
-        self, path: Path, *, starting_version: int, ending_version: int | None = None
-    ) -> pa.Table: ...
+        self,
+        path: Path,
+        *,
+        starting_version: int,
+        ending_version: int | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pa.Table:
+        """Change rows of versions ``starting_version``..``ending_version`` (inclusive) with
+        ``_change_type``, ``_commit_version`` and ``_commit_timestamp``; ``columns``: only
+        these data columns (the change columns always come).
+
+        Raises:
+            EngineError: no table, or the range's change files or log entries are gone
+                (a full vacuum or a purged history): the caller recomputes from a snapshot.
+        """
+        ...
 
     def history(self, path: Path, *, limit: int | None = None) -> list[CommitRecord]:
         """Commits of the table, newest first (``limit``: the newest N); [] for no table."""
+        ...
+
+    def replace_partitions(
+        self,
+        path: Path,
+        data: pa.Table,
+        *,
+        column: str,
+        values: Sequence[str],
+        metadata: Mapping[str, str] | None = None,
+    ) -> int:
+        """Replace every row whose ``column`` is one of ``values`` by ``data`` in one commit
+        (creating the table, partitioned by ``column``, when absent); ``data`` may be empty
+        (the partitions are emptied). Every row of ``data`` must have its ``column`` among
+        ``values``. Returns the new version.
+
+        Raises:
+            EngineError: a row outside ``values``, or the commit failed.
+        """
         ...
 
     # --- PII operations: erasure and key rotation -------------------------------------------

@@ -315,13 +315,67 @@ class DeltaRsEngine:
         return spark.read.parquet(*files).select(*columns)
 
     def read_cdf(
-        self, path: Path, *, starting_version: int, ending_version: int | None = None
+        self,
+        path: Path,
+        *,
+        starting_version: int,
+        ending_version: int | None = None,
+        columns: Sequence[str] | None = None,
     ) -> pa.Table:
         table = self._table(path)
         if table is None:
             raise EngineError(f"table {path} does not exist")
-        reader = table.load_cdf(starting_version=starting_version, ending_version=ending_version)
-        return pa.table(reader.read_all())
+        wanted = None
+        if columns is not None:
+            wanted = [*columns, "_change_type", "_commit_version", "_commit_timestamp"]
+        try:
+            reader = table.load_cdf(
+                starting_version=starting_version, ending_version=ending_version, columns=wanted
+            )
+            return pa.table(reader.read_all())
+        except Exception as exc:  # noqa: BLE001 - the reader raises a bare Exception (C Data)
+            # A vacuumed change file or a purged log entry: the range cannot be replayed.
+            raise EngineError(
+                f"change feed of {path} from version {starting_version} cannot be read "
+                f"({type(exc).__name__})",
+                fix="recompute from the current snapshot (the change files or log entries "
+                "of that range were removed by a full vacuum or a purged history)",
+            ) from None
+
+    def replace_partitions(
+        self,
+        path: Path,
+        data: pa.Table,
+        *,
+        column: str,
+        values: Sequence[str],
+        metadata: Mapping[str, str] | None = None,
+    ) -> int:
+        if not values:
+            raise EngineError(f"replace of {path} names no {column} value")
+        inside = pc.fill_null(pc.is_in(data.column(column), pa.array(list(values))), False)
+        if data.num_rows and not pc.all(inside).as_py():
+            raise EngineError(f"row outside the replaced {column} values in a write to {path}")
+        predicate = f"{column} IN ({', '.join(_quote(v) for v in values)})"
+        try:
+            write_deltalake(
+                str(path),
+                _appendable(data, path, None),
+                mode="overwrite",
+                predicate=predicate,
+                partition_by=[column],
+                commit_properties=self._commit_properties(None, metadata),
+            )
+        except (DeltaError, OSError, pa.ArrowException) as exc:
+            # delta-rs' validation error previews rows: never pass its text on.
+            raise EngineError(
+                f"replace of {path} ({column} in {len(values)} value(s)) failed: "
+                f"{type(exc).__name__}",
+                fix="rerun: the replace is one commit, so nothing was changed",
+            ) from None
+        version = self.version(path)
+        assert version is not None
+        return version
 
     def history(self, path: Path, *, limit: int | None = None) -> list[CommitRecord]:
         table = self._table(path)

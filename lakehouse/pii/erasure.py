@@ -21,6 +21,7 @@ does (Spark standardiser, HMAC token), and then:
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,7 @@ from pyspark.sql import functions as F
 
 from lakehouse.config.models import ClientConfig, Settings
 from lakehouse.engine.base import TableEngine
-from lakehouse.errors import LakehouseError
+from lakehouse.errors import LakehouseError, LockBusyError
 from lakehouse.landing.reader import CORRUPT_COLUMN
 from lakehouse.pii.crypto import decrypt_value, is_encrypted
 from lakehouse.pii.domains import binding, token_domain
@@ -48,6 +49,7 @@ __all__ = ["ErasureReport", "MemberKey", "forget", "member_key", "member_keys"]
 
 log = logging.getLogger(__name__)
 
+_GOLD_LOCK_WAIT_S = 120
 ZONES: tuple[Literal["bronze", "quarantine", "silver"], ...] = ("bronze", "quarantine", "silver")
 _IDENTIFYING = ("_row_hash", KEY_TOKEN)
 
@@ -73,6 +75,8 @@ class ErasureReport:
     files_removed: dict[str, int] = field(default_factory=dict)
     log_files_purged: dict[str, int] = field(default_factory=dict)
     raw_files: dict[str, int] = field(default_factory=dict)  # path -> records removed
+    gold_rows: dict[str, int] = field(default_factory=dict)  # gold table -> rows recomputed
+    gold_pending: bool = False  # a running gold refresh kept the lock: rerun `lakehouse gold`
     leftovers: list[str] = field(default_factory=list)  # files still holding a value
 
     @property
@@ -85,6 +89,8 @@ class ErasureReport:
             "files_removed": self.files_removed,
             "log_files_purged": self.log_files_purged,
             "raw_files": self.raw_files,
+            "gold_rows": self.gold_rows,
+            "gold_pending": self.gold_pending,
             "verified": self.verified,
             "leftovers": self.leftovers,
         }
@@ -253,6 +259,42 @@ def _forget_consent(
     report.log_files_purged["consent"] = engine.purge_history(path)
 
 
+def _refresh_gold(
+    settings: Settings, engine: TableEngine, client: ClientConfig, report: ErasureReport
+) -> None:
+    """Recompute the client's gold rows without the member, then remove the gold versions
+    that counted it (a difference between two versions would tell its plan and age band)."""
+    from lakehouse.gold import new_run_id, refresh_gold
+
+    run_id = new_run_id("forget-gold")
+    deadline = time.monotonic() + _GOLD_LOCK_WAIT_S
+    while True:
+        try:
+            results = refresh_gold(
+                settings, engine, run_id=run_id, force_clients=[client.client_id]
+            )
+            break
+        except LockBusyError:
+            # A scheduled refresh is running; it may commit counts read before the delete.
+            if time.monotonic() > deadline:
+                report.gold_pending = True
+                log.warning(
+                    "gold not refreshed after erasure: a gold refresh holds the lock; run "
+                    "`lakehouse gold --full` when it ends",
+                    extra={"client": client.client_id},
+                )
+                return
+            time.sleep(2)
+    for result in results:
+        path = settings.gold_path(result.table)
+        if not engine.exists(path):
+            continue
+        zone = f"gold/{result.table}"
+        report.gold_rows[zone] = result.rows
+        report.files_removed[zone] = len(engine.vacuum_full(path))
+        report.log_files_purged[zone] = engine.purge_history(path)
+
+
 def forget(
     spark: SparkSession,
     settings: Settings,
@@ -282,6 +324,8 @@ def forget(
         engine.delete(path, predicate, metadata={"lakehouse_operation": "forget"})
         report.files_removed[zone] = len(engine.vacuum_full(path))
         report.log_files_purged[zone] = engine.purge_history(path)
+    if not dry_run and report.rows.get("silver"):
+        _refresh_gold(settings, engine, client, report)
     _forget_consent(settings, client, engine, member, report, dry_run=dry_run)
     raw_roots = [settings.landing_dir, settings.archive_root]
     holders = raw_files_with(raw_roots, member.standardised)

@@ -124,13 +124,32 @@ def test_cdf_matches_the_audit(demo_run: DemoLake) -> None:
 
 def test_second_demo_run_changes_nothing(demo_run: DemoLake) -> None:
     ws = demo_run.workspace
-    before = {t: ws.version(t) for t in ("bronze/members", "quarantine/members", "silver/members")}
+    tables = ("bronze/members", "quarantine/members", "silver/members", "gold/members_summary")
+    before = {t: ws.version(t) for t in tables}
     audit_rows = ws.table("audit/files").num_rows
     again = run(["./scripts/run_pipeline.sh", "--demo"], ws.env())
     assert again.returncode == 0, again.stderr
     assert {t: ws.version(t) for t in before} == before
     assert ws.table("audit/files").num_rows == audit_rows
     assert "0 new file(s)" in again.stdout
+    assert "members_summary (current" in again.stdout
+
+
+def test_gold_summary_counts_every_silver_member(demo_run: DemoLake) -> None:
+    ws = demo_run.workspace
+    silver = Counter(ws.table("silver/members").column("client_id").to_pylist())
+    gold = ws.table("gold/members_summary").to_pylist()
+    assert {r["client_id"] for r in gold} == set(silver)
+    for client, members in silver.items():
+        cells = [r for r in gold if r["client_id"] == client]
+        shown = sum(r["members"] for r in cells if not r["suppressed"])
+        hidden = [r for r in cells if r["suppressed"]]
+        assert all(r["members"] is None for r in hidden)
+        assert all(r["members"] >= r["k"] for r in cells if not r["suppressed"])
+        assert shown + len(hidden) <= members <= shown + sum(r["k"] - 1 for r in hidden)
+    version = str(ws.version("silver/members"))
+    assert {r["source_version"] for r in gold} == {int(version)}
+    assert "demo gold: members_summary (full" in demo_run.stdout
 
 
 def test_demo_files_are_generated_under_the_landing_dir(demo_run: DemoLake) -> None:

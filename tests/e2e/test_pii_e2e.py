@@ -275,6 +275,13 @@ def test_tables_hold_protected_values(demo_run: DemoRun) -> None:
     assert globex and all(json.loads(r["phi_redactions"])["ssn"] > 0 for r in globex)
 
 
+def _gold_members(ws: Workspace, client: str) -> int:
+    rows = ws.table("gold/members_summary").to_pylist()
+    cells = [r for r in rows if r["client_id"] == client]
+    assert cells and not any(r["suppressed"] for r in cells)  # demo cells are all >= k
+    return sum(r["members"] for r in cells)
+
+
 def test_forget_decrypt_and_rotate(demo_run: DemoRun, tmp_path: Path) -> None:
     lake = demo_run.lake.copy(tmp_path)  # erasure and rotation change the lake
     ws = lake.workspace
@@ -293,10 +300,16 @@ def test_forget_decrypt_and_rotate(demo_run: DemoRun, tmp_path: Path) -> None:
             token, key = candidate, row[0]
             break
     assert token is not None and key is not None
+    gold_before = _gold_members(ws, "globex")
     out = _cli(
         lake, "forget", "--client", "globex", "--key", key.lower(), "--yes", "--reason", "INC-1"
     )
     assert "verified" in out and key not in out and token not in out
+    # Gold no longer counts the member, and no gold version that did is left to compare.
+    assert _gold_members(ws, "globex") == gold_before - 1
+    assert "gold/members_summary recomputed without the member" in out
+    gold_log = sorted(p.name for p in (ws.lake / "gold/members_summary/_delta_log").glob("*.json"))
+    assert len(gold_log) <= 2, gold_log
     assert token not in ws.table("silver/members").column("member_id").to_pylist()
     from lakehouse.pii.scan import scan_files
 

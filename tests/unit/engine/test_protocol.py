@@ -392,6 +392,65 @@ def test_change_data_feed(engine: TableEngine, seeded: Path, source: Any) -> Non
     ]
 
 
+def test_change_data_feed_of_some_columns(engine: TableEngine, seeded: Path, source: Any) -> None:
+    engine.merge_scd1(seeded, source(("acme", "1", "h1-new", D, 2, "a2")), _spec(), retries=0)
+    cdf = engine.read_cdf(seeded, starting_version=2, columns=["client_id"])
+    assert set(cdf.schema.names) == {"client_id", *CDF_META}
+    assert _rows(cdf, "client_id", "_change_type") == [
+        ("acme", "update_postimage"),
+        ("acme", "update_preimage"),
+    ]
+
+
+def test_change_data_feed_after_a_full_vacuum_is_an_engine_error(
+    engine: TableEngine, seeded: Path, source: Any
+) -> None:
+    engine.merge_scd1(seeded, source(("acme", "1", "h1-new", D, 2, "a2")), _spec(), retries=0)
+    engine.vacuum_full(seeded)  # the update's change file is gone
+    with pytest.raises(EngineError, match="cannot be read") as raised:
+        engine.read_cdf(seeded, starting_version=2)
+    assert "a2" not in str(raised.value) and "full vacuum" in (raised.value.fix or "")
+
+
+def _counts(*rows: tuple[str, int]) -> pa.Table:
+    return pa.table(
+        {
+            "client_id": pa.array([r[0] for r in rows], pa.string()),
+            "n": pa.array([r[1] for r in rows], pa.int64()),
+        }
+    )
+
+
+def test_replace_partitions_in_one_commit(engine: TableEngine, tmp_path: Path) -> None:
+    path = tmp_path / "gold" / "counts"
+    first = engine.replace_partitions(
+        path, _counts(("a", 1), ("b", 2), ("c", 3)), column="client_id", values=["a", "b", "c"]
+    )
+    assert first == 0 and engine.version(path) == 0
+    untouched = {f for f in DeltaTable(str(path)).file_uris() if "client_id=c" in f}
+    version = engine.replace_partitions(
+        path, _counts(("a", 10)), column="client_id", values=["a", "b"], metadata={"m": "1"}
+    )
+    assert version == 1
+    assert _rows(engine.read(path), "client_id", "n") == [("a", 10), ("c", 3)]
+    assert untouched <= set(DeltaTable(str(path)).file_uris())  # c's file was not rewritten
+    assert engine.history(path, limit=1)[0].metadata == {"m": "1"}
+    # Emptying partitions is a replace by nothing.
+    engine.replace_partitions(path, _counts(), column="client_id", values=["a"])
+    assert _rows(engine.read(path), "client_id", "n") == [("c", 3)]
+
+
+def test_replace_partitions_refuses_rows_outside_the_values(
+    engine: TableEngine, tmp_path: Path
+) -> None:
+    path = tmp_path / "gold" / "counts"
+    engine.replace_partitions(path, _counts(("a", 1)), column="client_id", values=["a"])
+    with pytest.raises(EngineError, match="row outside") as raised:
+        engine.replace_partitions(path, _counts(("b", 987654)), column="client_id", values=["a"])
+    assert "987654" not in str(raised.value)
+    assert engine.version(path) == 0
+
+
 def test_two_clients_merge_into_one_table(engine: TableEngine, seeded: Path, source: Any) -> None:
     globex = engine.merge_scd1(
         seeded,

@@ -75,7 +75,7 @@ def test_every_crontab_line_is_valid_cron_calling_a_script_of_this_repo() -> Non
         for line in text.splitlines()
         if line and not line.startswith("#") and "=" not in line.split()[0]
     ]
-    assert len(jobs) == 7
+    assert len(jobs) == 8
     for line in jobs:
         fields = line.split()
         parse_cron(" ".join(fields[:5]))  # five valid cron fields
@@ -87,6 +87,12 @@ def test_every_crontab_line_is_valid_cron_calling_a_script_of_this_repo() -> Non
     assert any("--backfill" in line and "--last-days" in line for line in jobs)
     assert any("run_pipeline.sh --freshness --client acme" in line for line in jobs)
     assert any("run_pipeline.sh --retention --client acme --reason" in line for line in jobs)
+    assert any(
+        line.startswith("10 * * * * ")
+        and line.endswith("run_pipeline.sh --gold")
+        and "lakehouse-gold-all.lock" in line
+        for line in jobs
+    )
     assert "CRON_TZ=UTC" in text.splitlines()
 
 
@@ -117,6 +123,7 @@ def test_databricks_jobs_are_jobs_api_2_1_documents_calling_the_same_jobs() -> N
         "lakehouse ingest globex",
         "lakehouse backfill globex",
         "lakehouse freshness globex",
+        "lakehouse gold all",  # lake-wide: every gold table
     }
     for job in jobs:
         assert job["max_concurrent_runs"] == 1
@@ -129,7 +136,11 @@ def test_databricks_jobs_are_jobs_api_2_1_documents_calling_the_same_jobs() -> N
         relative = python_file.split("/lakehouse/", 1)[1]
         assert (REPO / relative).is_file(), python_file
         assert relative == f"jobs/{job['tags']['kind']}.py"
-        assert task["spark_python_task"]["parameters"][:2] == ["--client", job["tags"]["client"]]
+        parameters = task["spark_python_task"]["parameters"]
+        if job["tags"]["kind"] == "gold":
+            assert parameters[0] == "--conf"
+        else:
+            assert parameters[:2] == ["--client", job["tags"]["client"]]
         (cluster,) = job["job_clusters"]
         assert cluster["job_cluster_key"] == "lakehouse"
         env = cluster["new_cluster"]["spark_env_vars"]
@@ -156,7 +167,7 @@ def test_each_job_cluster_gets_every_key_its_job_needs_from_the_secret_scope() -
     globex = {**acme, "LAKEHOUSE_SIV_KEY": "{{secrets/lakehouse/siv-key}}"}
     assert keys["lakehouse ingest globex"] == keys["lakehouse backfill globex"] == globex
     assert keys["lakehouse freshness acme"] == keys["lakehouse freshness globex"] == {}
-    assert keys["lakehouse retention acme"] == {}
+    assert keys["lakehouse retention acme"] == keys["lakehouse gold all"] == {}
 
 
 def test_existing_cluster_instead_of_a_job_cluster() -> None:
@@ -232,7 +243,7 @@ def test_render_command_writes_both_formats(
     monkeypatch.chdir(REPO)
     out = tmp_path / "jobs.json"
     assert main(["schedules", "render", "--format", "databricks-json", "--out", str(out)]) == 0
-    assert len(json.loads(out.read_text())) == 7
+    assert len(json.loads(out.read_text())) == 8
     assert main(["schedules", "render", "--format", "crontab"]) == 0
     assert "./scripts/run_pipeline.sh --client acme" in capsys.readouterr().out
 
