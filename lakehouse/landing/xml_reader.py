@@ -27,6 +27,7 @@ import io
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from xml.etree.ElementTree import Element, ParseError, TreeBuilder, tostring
 
@@ -64,7 +65,7 @@ class _Malformed(ValueError):
 
 
 def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
+    return tag if tag[0] != "{" else tag.rsplit("}", 1)[-1]
 
 
 def _codec(name: str) -> str | None:
@@ -157,32 +158,67 @@ class _Target:
             )
 
 
-def _child(element: Element, name: str) -> Element | None:
-    found = [c for c in element if _local(c.tag) == name]
-    if len(found) > 1:
-        raise _Malformed("repeated element")
-    return found[0] if found else None
+@dataclass(frozen=True)
+class _Source:
+    """A column's source: the element path below the record, its parents, the attribute."""
+
+    element: str  # "" for the record element itself ("@id")
+    parents: tuple[str, ...]
+    attribute: str | None
+
+    @classmethod
+    def of(cls, source: str) -> _Source:
+        steps = source.split("/")
+        attribute = steps.pop()[1:] if steps[-1].startswith("@") else None
+        paths = tuple("/".join(steps[: i + 1]) for i in range(len(steps)))
+        return cls(element=paths[-1] if paths else "", parents=paths[:-1], attribute=attribute)
+
+
+def _index(
+    record: Element, declared: frozenset[str], attributes: frozenset[str], stats: ParseStats
+) -> dict[str, list[Element]]:
+    """The record's elements on declared paths, by path of local names; undeclared elements
+    and attributes are counted (not descended into)."""
+    found: dict[str, list[Element]] = {"": [record]}
+    pending: list[tuple[str, Element]] = [("", record)]
+    while pending:
+        prefix, element = pending.pop()
+        for key in element.attrib:
+            path = f"{prefix}@{_local(key)}"
+            if path not in attributes and key != _XSI_NIL:
+                stats.undeclared(path)
+        for child in element:
+            path = prefix + _local(child.tag)
+            if path in declared:
+                found.setdefault(path, []).append(child)
+                pending.append((path + "/", child))
+            else:
+                stats.undeclared(path)
+    return found
 
 
 def _attribute(element: Element, name: str) -> str | None:
+    value = element.attrib.get(name)
+    if value is not None or not any(k[0] == "{" for k in element.attrib):
+        return value
     found = [v for k, v in element.attrib.items() if _local(k) == name]
     if len(found) > 1:
         raise _Malformed("attribute in two namespaces")
     return found[0] if found else None
 
 
-def _value(record: Element, source: str) -> str | None:
-    steps = source.split("/")
-    attribute = steps.pop()[1:] if steps[-1].startswith("@") else None
-    element: Element | None = record
-    for step in steps:
-        assert element is not None
-        element = _child(element, step)
-        if element is None:
-            return None
-    assert element is not None
-    if attribute is not None:
-        return _attribute(element, attribute)
+def _value(found: dict[str, list[Element]], source: _Source) -> str | None:
+    for parent in source.parents:
+        if len(found.get(parent, ())) > 1:
+            raise _Malformed("repeated element")
+    elements = found.get(source.element)
+    if not elements:
+        return None
+    if len(elements) > 1:
+        raise _Malformed("repeated element")
+    element = elements[0]
+    if source.attribute is not None:
+        return _attribute(element, source.attribute)
     if element.get(_XSI_NIL) in ("true", "1"):
         return None
     if len(element):
@@ -190,34 +226,18 @@ def _value(record: Element, source: str) -> str | None:
     return element.text or ""
 
 
-def _paths(client: ClientConfig) -> tuple[set[str], set[str]]:
+def _paths(client: ClientConfig) -> tuple[frozenset[str], frozenset[str]]:
     """Declared element paths (with their parents) and attribute paths, relative to a record."""
     elements: set[str] = set()
     attributes: set[str] = set()
     for column in client.columns:
-        steps = column.header.split("/")
-        if steps[-1].startswith("@"):
-            attributes.add(column.header)
-            steps.pop()
-        for i in range(1, len(steps) + 1):
-            elements.add("/".join(steps[:i]))
-    return elements, attributes
-
-
-def _undeclared(
-    element: Element, prefix: str, declared: tuple[set[str], set[str]], stats: ParseStats
-) -> None:
-    elements, attributes = declared
-    for key in element.attrib:
-        path = f"{prefix}@{_local(key)}"
-        if key != _XSI_NIL and path not in attributes:
-            stats.undeclared(path)
-    for child in element:
-        path = prefix + _local(child.tag)
-        if path in elements:
-            _undeclared(child, path + "/", declared, stats)
-        else:
-            stats.undeclared(path)
+        source = _Source.of(column.header)
+        if source.element:
+            elements.update((*source.parents, source.element))
+        if source.attribute is not None:
+            prefix = f"{source.element}/" if source.element else ""
+            attributes.add(f"{prefix}@{source.attribute}")
+    return frozenset(elements), frozenset(attributes)
 
 
 def _chunks(path: Path, encoding: str) -> Iterator[str]:
@@ -242,19 +262,19 @@ def parse_xml(path: Path, client: ClientConfig, stats: ParseStats) -> Iterator[R
     parser = DefusedXMLParser(
         target=_Target(client, done), forbid_dtd=True, forbid_entities=True, forbid_external=True
     )
-    sources = [c.header for c in client.columns]
-    declared = _paths(client)
+    sources = [_Source.of(c.header) for c in client.columns]
+    declared, attributes = _paths(client)
     nulls: tuple[str | None, ...] = (None,) * len(sources)
     first, fed = True, False
 
     def parsed() -> Iterator[Record]:
         for record in done:
+            found = _index(record, declared, attributes, stats)
             try:
-                values = tuple(_value(record, s) for s in sources)
+                values = tuple(_value(found, s) for s in sources)
             except _Malformed:
                 yield nulls, tostring(record, encoding="unicode")
                 continue
-            _undeclared(record, "", declared, stats)
             yield values, None
         done.clear()
 
