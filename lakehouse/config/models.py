@@ -406,7 +406,8 @@ def check_sources(file: FileFormat, columns: tuple[ColumnSpec, ...]) -> None:
         problem = _source_problem(kind, column.header)
         if problem is not None:
             raise KeyedValueError(
-                f"column '{column.name}': source '{column.header}' is not a {kind} path",
+                f"column '{column.name}': source '{column.header}' is not "
+                + {"jsonl": "a JSON key path", "xml": "an XML path"}.get(kind, "a header"),
                 key=("columns", i, "source"),
                 expected=problem,
                 found=repr(column.header),

@@ -194,7 +194,7 @@ def test_xml_config_is_checked() -> None:
         _client(xml=None)
     with pytest.raises(ValueError, match="element names separated by '/'"):
         _client(xml={"record": "members//member"})
-    with pytest.raises(ValueError, match="not a xml path"):
+    with pytest.raises(ValueError, match="is not an XML path"):
         ClientConfig.model_validate(
             {
                 "client_id": "ex",
