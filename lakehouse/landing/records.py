@@ -136,7 +136,10 @@ def read_records(
     arrow_schema = pa.schema(
         [pa.field(f.name, pa.int64() if f.name == RECORD_COLUMN else pa.string()) for f in schema]
     )
-    source = spark.createDataFrame([(str(path.resolve()),)], "path string").coalesce(1)
+    # Only the folder is resolved: resolving the file itself would follow a link swapped in
+    # for it, and the parser's open_regular could then not refuse it.
+    located = path.parent.resolve() / path.name
+    source = spark.createDataFrame([(str(located),)], "path string").coalesce(1)
     parsed = source.mapInArrow(_parse_partition(parse, client, arrow_schema), schema)
     size = path.stat().st_size
     if size > _SMALL_FILE_BYTES:

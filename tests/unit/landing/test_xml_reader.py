@@ -204,3 +204,14 @@ def test_xml_config_is_checked() -> None:
                 "file": {"format": "xml", "xml": {"record": "members/member"}},
             }
         )
+
+
+def test_a_link_in_place_of_the_file_is_never_followed(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    target = tmp_path / "elsewhere.xml"
+    target.write_text('<members><member id="X1"/></members>', encoding="utf-8")
+    link = tmp_path / "ex_2026-01-06.xml"
+    link.symlink_to(target)
+    with pytest.raises(Exception, match="symbolic link"):
+        read_landing(spark, link, _client())
