@@ -158,7 +158,9 @@ def read_records(
     if "reason" in status:
         persisted.unpersist()
         raise LandingFileError(
-            str(status["message"]), reason=str(status["reason"]), client=client.client_id,
+            str(status["message"]),
+            reason=str(status["reason"]),
+            client=client.client_id,
             file=path.name,
         )
     undeclared = int(status["undeclared"])
