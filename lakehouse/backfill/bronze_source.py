@@ -2,8 +2,9 @@
 
 Bronze keeps every record exactly as read: configured columns as raw strings (NULL for an
 unquoted empty field, ``""`` for a quoted empty one), ``_corrupt_record`` with the raw text of
-a malformed record, and ``_record_number``. Writing them back in record order with the
-client's delimiter, quote and encoding gives a file the reader parses into the same rows.
+a malformed record, and ``_record_number``. Writing them back in record order in the
+client's format (CSV with its delimiter, quote and encoding; JSON lines; XML, see
+``render_records``) gives a file the reader parses into the same rows.
 Headers the config does not declare were never ingested, so the rebuilt file lacks them.
 PII columns and malformed record text are encrypted in bronze; they are decrypted with the
 key ring (AAD = column name) while the file is rebuilt, in the lake's staging area, and the
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from lakehouse.backfill.render_records import render_jsonl, render_xml
 from lakehouse.config.models import ClientConfig, Settings
 from lakehouse.engine.base import TableEngine
 from lakehouse.errors import LakehouseError
@@ -23,7 +25,7 @@ from lakehouse.landing.reader import CORRUPT_COLUMN, RECORD_COLUMN
 from lakehouse.pii.crypto import decrypt_value, is_encrypted
 from lakehouse.pii.keys import KeyRing
 
-__all__ = ["rebuild_from_bronze", "render_csv"]
+__all__ = ["rebuild_from_bronze", "render_csv", "render_landing"]
 
 
 def _quote(value: str, client: ClientConfig) -> str:
@@ -49,18 +51,39 @@ def render_csv(rows: pa.Table, client: ClientConfig, keys: KeyRing | None = None
         rows, keys = reveal_table(rows, client, keys, zone="bronze").table, None
     delimiter = client.file.delimiter
     lines = [delimiter.join(_quote(c.header, client) for c in client.columns)]
-    ordered = rows.sort_by(RECORD_COLUMN)
-    names = [c.name for c in client.columns]
-    has_corrupt = CORRUPT_COLUMN in ordered.column_names
-    for row in ordered.select([*names, *([CORRUPT_COLUMN] if has_corrupt else [])]).to_pylist():
-        record = {name: _reveal(value, name, keys) for name, value in row.items()}
+    for record in _records(rows, client, keys):
         raw = record.get(CORRUPT_COLUMN)
         if raw is not None:
             lines.append(raw)  # a malformed record goes back exactly as it was read
             continue
-        fields = [record[n] for n in names]
+        fields = [record[c.name] for c in client.columns]
         lines.append(delimiter.join("" if v is None else _quote(v, client) for v in fields))
     return "\n".join(lines) + "\n"
+
+
+def _records(
+    rows: pa.Table, client: ClientConfig, keys: KeyRing | None
+) -> list[dict[str, str | None]]:
+    """Configured columns and the corrupt text of ``rows``, in record order, revealed."""
+    ordered = rows.sort_by(RECORD_COLUMN)
+    names = [c.name for c in client.columns]
+    has_corrupt = CORRUPT_COLUMN in ordered.column_names
+    selected = ordered.select([*names, *([CORRUPT_COLUMN] if has_corrupt else [])]).to_pylist()
+    return [{name: _reveal(value, name, keys) for name, value in row.items()} for row in selected]
+
+
+def render_landing(rows: pa.Table, client: ClientConfig, keys: KeyRing | None = None) -> str:
+    """The landing file text of bronze ``rows`` in the client's format (csv, jsonl, xml)."""
+    if client.file.format == "csv":
+        return render_csv(rows, client, keys)
+    if keys is not None:  # bound values (gcm2/siv2) need client, column and row: decrypt here
+        from lakehouse.pii.access import reveal_table
+
+        rows, keys = reveal_table(rows, client, keys, zone="bronze").table, None
+    records = _records(rows, client, keys)
+    if client.file.format == "jsonl":
+        return render_jsonl(records, client, CORRUPT_COLUMN)
+    return render_xml(records, client, CORRUPT_COLUMN)
 
 
 def rebuild_from_bronze(
@@ -93,5 +116,6 @@ def rebuild_from_bronze(
         )
     target_dir.mkdir(parents=True, exist_ok=True)
     path = target_dir / file_name
-    path.write_text(render_csv(rows, client, keys), encoding=client.file.encoding, newline="")
+    text = render_landing(rows, client, keys)
+    path.write_text(text, encoding=client.file.encoding, newline="")
     return path

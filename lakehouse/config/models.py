@@ -6,6 +6,7 @@ setting silently ignored. Values are validated once, at load time.
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import re
 from pathlib import Path
@@ -27,6 +28,7 @@ __all__ = [
     "ConsentSettings",
     "DeliveryCalendar",
     "FileFormat",
+    "FileKind",
     "GeneraliseOptions",
     "MaskOptions",
     "PhiSettings",
@@ -35,6 +37,7 @@ __all__ = [
     "Settings",
     "SparkSettings",
     "Thresholds",
+    "XmlLayout",
 ]
 
 ColumnType = Literal["string", "code", "name", "integer", "number", "date", "phone", "email", "zip"]
@@ -53,6 +56,11 @@ _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 # Client ids cannot contain '_' because '_' separates the parts of a landing file name.
 _CLIENT_ID = re.compile(r"^[a-z][a-z0-9]*$")
 _SPARK_DATE_TOKENS = re.compile(r"(yyyy|MM|dd|M|d)")
+# One step of an XML path: an element's local name (namespaces are not part of the path).
+_XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9._-]*$")
+
+FileKind = Literal["csv", "jsonl", "xml"]
+"""How a landing file is written; also its file-name extension (``acme_2026-01-05.jsonl``)."""
 
 
 class KeyedValueError(ValueError):
@@ -245,14 +253,65 @@ class ColumnSpec(_Frozen):
         return MaskOptions(keep_last=4) if self.type == "phone" else MaskOptions(keep_first=1)
 
 
-class FileFormat(_Frozen):
-    """How a client's CSV files are written and named."""
+class XmlLayout(_Frozen):
+    """Where the records of an XML landing file are (``file.xml``)."""
 
+    record: str = Field(
+        description="Element path from the root to each record, e.g. 'members/member'; "
+        "columns' sources are paths below it ('name/first', '@id')."
+    )
+    max_depth: int = Field(
+        64, ge=2, le=1000, description="Deeper element nesting rejects the file (xml_too_deep)."
+    )
+
+    @field_validator("record")
+    @classmethod
+    def _record_path(cls, value: str) -> str:
+        steps = value.split("/")
+        if not all(_XML_NAME.match(step) for step in steps):
+            raise ValueError(
+                "must be element names separated by '/', from the root element to the record "
+                "element, e.g. members/member (no attributes, wildcards or namespace prefixes)"
+            )
+        return value
+
+    @property
+    def steps(self) -> tuple[str, ...]:
+        return tuple(self.record.split("/"))
+
+    @model_validator(mode="after")
+    def _depth_holds_the_record(self) -> XmlLayout:
+        if len(self.steps) >= self.max_depth:
+            raise KeyedValueError(
+                f"max_depth {self.max_depth} leaves no room below the record path",
+                key=("max_depth",),
+                expected=f"more than {len(self.steps)}",
+                found=str(self.max_depth),
+            )
+        return self
+
+
+_CSV_ONLY = ("delimiter", "quote", "escape", "multiline")
+
+
+class FileFormat(_Frozen):
+    """How a client's landing files are written and named.
+
+    Self-contained on purpose: when a client delivers several datasets, this block moves
+    into each dataset as it is.
+    """
+
+    format: FileKind = Field(
+        "csv",
+        description="csv, jsonl (one JSON object per line) or xml (records at file.xml.record); "
+        "also the file-name extension.",
+    )
     delimiter: str = Field(",", min_length=1, max_length=1)
     quote: str = Field('"', min_length=1, max_length=1)
     escape: str = Field('"', min_length=1, max_length=1)
     encoding: str = "UTF-8"
     multiline: bool = Field(True, description="Allow newlines inside quoted fields (RFC 4180).")
+    xml: XmlLayout | None = Field(None, description="format xml: where the records are.")
     name_date_format: str = Field(
         "%Y-%m-%d", description="strftime pattern of the creation date in file names."
     )
@@ -266,6 +325,107 @@ class FileFormat(_Frozen):
         if not any(token in value for token in ("%Y", "%y")):
             raise ValueError("must contain a year directive such as %Y")
         return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"'{value}' is not an encoding Python knows (e.g. UTF-8)") from None
+        return value
+
+    @model_validator(mode="after")
+    def _options_of_the_format(self) -> FileFormat:
+        if self.format == "xml" and self.xml is None:
+            raise KeyedValueError(
+                "format xml needs 'xml: {record: <root>/<record>}' (where the records are)",
+                key=("xml",),
+                expected="xml: {record: members/member}",
+                found="nothing",
+            )
+        if self.format != "xml" and self.xml is not None:
+            raise KeyedValueError(
+                f"'xml' applies to format xml, not {self.format}",
+                key=("xml",),
+                expected="no xml block",
+                found="an xml block",
+            )
+        if self.format != "csv":
+            for option in _CSV_ONLY:
+                if option in self.model_fields_set:
+                    raise KeyedValueError(
+                        f"'{option}' applies to csv files, not {self.format}",
+                        key=(option,),
+                        expected="no CSV options",
+                        found=repr(getattr(self, option)),
+                    )
+        return self
+
+    @property
+    def extension(self) -> str:
+        """The landing file name's extension, without the dot."""
+        return self.format
+
+
+def _source_problem(kind: FileKind, source: str) -> str | None:
+    """Why ``source`` cannot address a value in a ``kind`` file (None: it can)."""
+    if kind == "jsonl":
+        if any(step == "" for step in source.split(".")):
+            return "a key, or keys joined by '.' for nested objects (e.g. name.first)"
+    elif kind == "xml":
+        *elements, last = source.split("/")
+        if last.startswith("@"):
+            last = last[1:]
+        if not all(_XML_NAME.match(step) for step in [*elements, last]):
+            return (
+                "an element path below the record, e.g. name/first, optionally ending in an "
+                "attribute (@id, name/@type)"
+            )
+    return None
+
+
+def _element_path(kind: FileKind, source: str) -> tuple[str, ...]:
+    """The nested steps of ``source`` that must hold objects/elements (not the attribute)."""
+    if kind == "jsonl":
+        return tuple(source.split("."))
+    if kind == "xml":
+        return tuple(step for step in source.split("/") if not step.startswith("@"))
+    return (source,)
+
+
+def check_sources(file: FileFormat, columns: tuple[ColumnSpec, ...]) -> None:
+    """Each column's ``source`` addresses a value of this file format, and no source is the
+    parent of another (a value cannot be a scalar and an object at once).
+
+    Raises:
+        KeyedValueError: naming the column's ``source``.
+    """
+    kind = file.format
+    paths: dict[tuple[str, ...], int] = {}
+    for i, column in enumerate(columns):
+        problem = _source_problem(kind, column.header)
+        if problem is not None:
+            raise KeyedValueError(
+                f"column '{column.name}': source '{column.header}' is not "
+                + {"jsonl": "a JSON key path", "xml": "an XML path"}.get(kind, "a header"),
+                key=("columns", i, "source"),
+                expected=problem,
+                found=repr(column.header),
+            )
+        if kind == "csv" or (kind == "xml" and "@" in column.header):
+            continue
+        paths[_element_path(kind, column.header)] = i
+    for path, i in paths.items():
+        for other in paths:
+            if len(other) > len(path) and other[: len(path)] == path:
+                raise KeyedValueError(
+                    f"column '{columns[i].name}': source '{columns[i].header}' holds another "
+                    f"column's value ('{columns[paths[other]].header}'), so it is not a value",
+                    key=("columns", i, "source"),
+                    expected="sources that are values, not parents of other sources",
+                    found=repr(columns[i].header),
+                )
 
 
 class Thresholds(_Frozen):
@@ -346,6 +506,7 @@ class ClientConfig(_Frozen):
 
     @model_validator(mode="after")
     def _consistent(self) -> ClientConfig:
+        check_sources(self.file, self.columns)
         names = [c.name for c in self.columns]
         headers = [c.header for c in self.columns]
         for label, values in (("name", names), ("source", headers)):

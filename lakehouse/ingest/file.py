@@ -16,7 +16,8 @@ from lakehouse.ingest.job import Job
 from lakehouse.ingest.outcome import FileAttempt, FileOutcome, StageClock
 from lakehouse.landing.checksum import FileScan
 from lakehouse.landing.filenames import LandingFile
-from lakehouse.landing.reader import CORRUPT_COLUMN, read_landing_csv
+from lakehouse.landing.read import read_landing
+from lakehouse.landing.reader import CORRUPT_COLUMN
 from lakehouse.pii.key_check import commit_key_metadata
 from lakehouse.pii.policies import split_phi_counts
 from lakehouse.quarantine import append_quarantine, quarantine_rows
@@ -70,7 +71,7 @@ def process_file(
     )
     with clock.stage("read"):
         endings = scan.line_endings if scan is not None else None
-        read = read_landing_csv(job.spark, path, client, endings=endings)
+        read = read_landing(job.spark, path, client, endings=endings)
         if scan is not None:
             # The read is materialised (cached) now: every later stage uses these rows.
             try:

@@ -1,4 +1,7 @@
-"""The landing file-name contract: ``{client_id}_{creation_date}[_N].csv``."""
+"""The landing file-name contract: ``{client_id}_{creation_date}[_N].{ext}``.
+
+The extension is the client's ``file.format``: ``.csv`` (the default), ``.jsonl`` or ``.xml``.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,9 @@ from lakehouse.errors import LandingFileError
 
 __all__ = ["LandingFile", "RejectReason", "parse_file_name"]
 
-_NAME = re.compile(r"^(?P<client>[a-z][a-z0-9]*)_(?P<date>[^_]+?)(?:_(?P<seq>[0-9]{1,6}))?\.csv$")
+_NAME = re.compile(
+    r"^(?P<client>[a-z][a-z0-9]*)_(?P<date>[^_]+?)(?:_(?P<seq>[0-9]{1,6}))?\.(?P<ext>csv|jsonl|xml)$"
+)
 
 
 class RejectReason:
@@ -51,7 +56,7 @@ def parse_file_name(
     match = _NAME.fullmatch(name)
     if match is None:
         raise LandingFileError(
-            "file name does not follow {client_id}_{creation_date}[_N].csv",
+            "file name does not follow {client_id}_{creation_date}[_N].csv (or .jsonl, .xml)",
             reason=RejectReason.MISNAMED,
             client=None,
             file=name,
@@ -62,6 +67,15 @@ def parse_file_name(
         raise LandingFileError(
             f"no client configuration clients/{client_id}.yaml",
             reason=RejectReason.UNKNOWN_CLIENT,
+            client=client_id,
+            file=name,
+        )
+    if match["ext"] != client.file.extension:
+        # A .csv from a JSON-lines client (or the reverse) would be parsed as the wrong format.
+        raise LandingFileError(
+            f"client {client_id} delivers .{client.file.extension} files (file.format: "
+            f"{client.file.format}), not .{match['ext']}",
+            reason=RejectReason.MISNAMED,
             client=client_id,
             file=name,
         )

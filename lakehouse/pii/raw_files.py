@@ -1,4 +1,5 @@
-"""Erasure in raw files: landing files and the archive hold members in plaintext CSV.
+"""Erasure in raw files: landing files and the archive hold members in plaintext (CSV,
+JSON lines, XML).
 
 A record is removed when its merge key field, trimmed and cased like the pipeline's ``code``
 standardiser, equals the member's key, or (malformed records) when its raw text contains the
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lakehouse.config.models import ClientConfig
+from lakehouse.pii.raw_records import cut_records
 from lakehouse.safe_files import (
     NotRegularFileError,
     create_exclusive,
@@ -109,6 +111,13 @@ def erase_from_raw_files(
             text = original.decode(client.file.encoding)
         except (UnicodeDecodeError, LookupError):
             text = original.decode("utf-8", errors="surrogateescape")
+        if client.file.format != "csv":  # JSON lines, XML: no header, records by span
+            cut = cut_records(text, client, lambda r: all(contains_token(r, w) for w in wanted))
+            if cut is None:
+                continue
+            _replace(path, cut[0], client, mode, dry_run=dry_run)
+            results.append(RawFileErasure(path, cut[1]))
+            continue
         records = _split_records(text, client)
         if not records:
             continue
@@ -129,12 +138,17 @@ def erase_from_raw_files(
         if not removed:
             continue
         results.append(RawFileErasure(path, removed))
-        if dry_run:
-            continue
-        staging = temporary_name(path, "erasing")
-        data = "".join(kept).encode(client.file.encoding, errors="surrogateescape")
-        with os.fdopen(create_exclusive(staging, mode), "wb") as out:
-            out.write(data)
-            os.fchmod(out.fileno(), mode)
-        staging.replace(path)
+        _replace(path, "".join(kept), client, mode, dry_run=dry_run)
     return results
+
+
+def _replace(path: Path, text: str, client: ClientConfig, mode: int, *, dry_run: bool) -> None:
+    """Write ``text`` over ``path`` atomically (mode kept); nothing in a dry run."""
+    if dry_run:
+        return
+    staging = temporary_name(path, "erasing")
+    data = text.encode(client.file.encoding, errors="surrogateescape")
+    with os.fdopen(create_exclusive(staging, mode), "wb") as out:
+        out.write(data)
+        os.fchmod(out.fileno(), mode)
+    staging.replace(path)

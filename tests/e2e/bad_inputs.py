@@ -15,7 +15,16 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["BadInput", "Duplicate", "Ignored", "Rejected", "Rows", "write_corpus"]
+__all__ = [
+    "XXE_SECRET",
+    "BadInput",
+    "Duplicate",
+    "Ignored",
+    "Rejected",
+    "Rows",
+    "format_corpus",
+    "write_corpus",
+]
 
 HEADER = "MemberID,FirstName,LastName,DOB,Phone,Email,Zip,Plan"
 GOOD_ROW = "AC{n:07d},Ann,Lee,1970-05-05,(212) 555-0142,ann@example.org,10001,gold"
@@ -247,15 +256,132 @@ def corpus() -> list[BadInput]:
     return items
 
 
-def write_corpus(landing: Path, outside: Path) -> list[BadInput]:
-    """Write every kind into ``landing`` (plus a symlink pointing outside it)."""
+# What the XXE cases point at: it must appear nowhere (audit, tables, logs).
+XXE_SECRET = "xxe-target-7d41b2-must-not-leak"
+
+
+def format_corpus(outside: Path, http_port: int) -> list[BadInput]:
+    """Bad JSON-lines and hostile XML for the format clients (tests/e2e/format_clients.py).
+
+    The XXE cases point at a real file under ``outside`` holding ``XXE_SECRET`` and at a
+    local HTTP server on ``http_port`` that must receive no request.
+    """
+    target = outside / "xxe-target.txt"
+    url = f"http://127.0.0.1:{http_port}"
+    laughs = '<!ENTITY l0 "ha">' + "".join(
+        f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10)
+    )
+    member = '<member id="M{n:04d}"><name><first>Ann</first></name><dob>1970-05-05</dob></member>'
+    good_xml = "".join(member.format(n=n) for n in range(1, 3))
+    good_json = "".join(
+        f'{{"id": "M{n:04d}", "name": {{"first": "Ann"}}, "dob": "1970-05-05"}}\n'
+        for n in range(1, 4)
+    )
+    jsonl: list[tuple[str, bytes, Outcome]] = [
+        (
+            "jsonl_array_document",
+            b'[{"id": "M0001"},\n {"id": "M0002"}]\n',
+            Rejected("unparseable_json"),
+        ),
+        (
+            "jsonl_malformed_lines",
+            (good_json + '{"id": "M0009", "id": "M0008"}\n[1]\n').encode(),
+            Rows(5, 2, frozenset({"_record:malformed"})),
+        ),
+        (
+            "jsonl_latin1",
+            good_json.replace("Ann", "José").encode("latin-1"),
+            Rejected("invalid_encoding"),
+        ),
+        ("jsonl_blank_lines_only", b"\n  \n\n", Rejected("empty_file")),
+    ]
+    xml: list[tuple[str, bytes, Outcome]] = [
+        (
+            "xml_xxe_file",
+            (
+                f'<!DOCTYPE members [<!ENTITY x SYSTEM "file://{target}">]>'
+                '<members><member id="M0001"><name><first>&x;</first></name></member></members>'
+            ).encode(),
+            Rejected("xml_forbidden_construct"),
+        ),
+        (
+            "xml_xxe_http",
+            f'<!DOCTYPE members [<!ENTITY x SYSTEM "{url}/entity">]>'
+            '<members><member id="&x;"/></members>'.encode(),
+            Rejected("xml_forbidden_construct"),
+        ),
+        (
+            "xml_external_dtd",
+            f'<!DOCTYPE members SYSTEM "{url}/members.dtd"><members>{good_xml}</members>'.encode(),
+            Rejected("xml_forbidden_construct"),
+        ),
+        (
+            "xml_billion_laughs",
+            f'<!DOCTYPE members [{laughs}]><members><member id="&l9;"/></members>'.encode(),
+            Rejected("xml_forbidden_construct"),
+        ),
+        (
+            "xml_quadratic_blowup",
+            (
+                f'<!DOCTYPE members [<!ENTITY a "{"x" * 50_000}">]>'
+                f'<members><member id="M0001"><dob>{"&a;" * 50_000}</dob></member></members>'
+            ).encode(),
+            Rejected("xml_forbidden_construct"),
+        ),
+        (
+            "xml_deep_nesting",
+            ("<members>" + "<a>" * 10_000 + "</a>" * 10_000 + "</members>").encode(),
+            Rejected("xml_too_deep"),
+        ),
+        (
+            "xml_not_well_formed",
+            f"<members>{good_xml}<member id='M0003'></members>".encode(),
+            Rejected("unparseable_xml"),
+        ),
+        (
+            "xml_declared_encoding_mismatch",
+            f'<?xml version="1.0" encoding="ISO-8859-1"?><members>{good_xml}</members>'.encode(),
+            Rejected("xml_encoding_mismatch"),
+        ),
+        (
+            "xml_repeated_element",
+            f"<members>{good_xml}<member id='M0003'><name><first>A</first><first>B</first>"
+            "</name></member></members>".encode(),
+            Rows(3, 1, frozenset({"_record:malformed"})),
+        ),
+    ]
+    items = [
+        BadInput(kind, f"jsonco_{_day(i)}.jsonl", content, outcome)
+        for i, (kind, content, outcome) in enumerate(jsonl)
+    ]
+    items += [
+        BadInput(kind, f"xmlco_{_day(i)}.xml", content, outcome)
+        for i, (kind, content, outcome) in enumerate(xml)
+    ]
+    items.append(
+        BadInput(
+            "xml_client_sends_csv",
+            "xmlco_2026-03-01.csv",
+            b"id\nM0001\n",
+            Rejected("misnamed_file"),
+        )
+    )
+    return items
+
+
+def write_corpus(landing: Path, outside: Path, *, http_port: int | None = None) -> list[BadInput]:
+    """Write every kind into ``landing`` (plus a symlink pointing outside it); with
+    ``http_port``, also the format clients' kinds (``format_corpus``)."""
     landing.mkdir(parents=True, exist_ok=True)
     items = corpus()
+    outside.mkdir(parents=True, exist_ok=True)
+    if http_port is not None:
+        (outside / "xxe-target.txt").write_text(XXE_SECRET, encoding="utf-8")
+        items += format_corpus(outside, http_port)
     for i, item in enumerate(items):
         path = landing / item.name
         path.write_bytes(item.content)
         os.utime(path, (1_700_000_000 + i, 1_700_000_000 + i))  # the duplicate comes later
-    outside.mkdir(parents=True, exist_ok=True)
     secret = outside / "secret.csv"
     secret.write_bytes(_csv(*_good(3200)))
     link = BadInput("symlink", "acme_2026-03-22.csv", b"", Rejected("not_a_regular_file"))

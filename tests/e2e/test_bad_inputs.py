@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from bad_inputs import Duplicate, Ignored, Rejected, Rows, write_corpus
+from bad_inputs import XXE_SECRET, Duplicate, Ignored, Rejected, Rows, write_corpus
 from e2e_support import REPO, TEST_KEYS, Workspace, ingest_in_process, run, spark_submit_env
+from format_clients import write_clients
 from pyspark.sql import SparkSession
+from pytest_httpserver import HTTPServer
 
 from lakehouse.config import load_clients
 from lakehouse.demo import build_demo
@@ -17,13 +19,19 @@ pytestmark = pytest.mark.e2e
 SUBMIT = ["spark-submit", "--master", "local[2]", "jobs/ingest.py"]
 
 
-def test_bad_inputs_are_each_accounted_for(workspace: Workspace) -> None:
-    items = write_corpus(workspace.landing, workspace.lake.parent / "outside")
+def test_bad_inputs_are_each_accounted_for(workspace: Workspace, httpserver: HTTPServer) -> None:
+    # The XXE cases point at this server: it must receive no request.
+    items = write_corpus(
+        workspace.landing, workspace.lake.parent / "outside", http_port=httpserver.port
+    )
+    # A JSON-lines and an XML client beside the shipped ones (tests/e2e/format_clients.py).
+    clients_dir = write_clients(workspace.lake.parent / "clients")
     # Another client's good file in the same drop must not be blocked by any of them.
     demo = build_demo(load_clients(REPO / "clients"), members_per_client=100)
     globex = next(f for f in demo.files if f.client_id == "globex")
     (workspace.landing / globex.name).write_bytes(globex.content)
-    result = run(SUBMIT, spark_submit_env(workspace, **TEST_KEYS), timeout=900)
+    env = spark_submit_env(workspace, LAKEHOUSE_CLIENTS_DIR=str(clients_dir), **TEST_KEYS)
+    result = run(SUBMIT, env, timeout=900)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "Traceback" not in output
@@ -33,7 +41,11 @@ def test_bad_inputs_are_each_accounted_for(workspace: Workspace) -> None:
     assert Counter(r["file_name"] for r in audit).most_common(1)[0][1] == 1
     assert by_name[globex.name]["status"] in ("SUCCESS", "HELD")
     assert by_name[globex.name]["rows_read"] == globex.data_records
-    quarantine = workspace.table("quarantine/members").to_pylist()
+    quarantine = [
+        row
+        for dataset in ("members", "jsonl_members", "xml_members")
+        for row in workspace.table(f"quarantine/{dataset}").to_pylist()
+    ]
     handled = 0
     for item in items:
         outcome, row = item.outcome, by_name.get(item.name)
@@ -60,6 +72,15 @@ def test_bad_inputs_are_each_accounted_for(workspace: Workspace) -> None:
     assert handled == len(items) >= 30
     # Nothing from the link target (outside landing) was read.
     assert not any(r["_source_file"] == "acme_2026-03-22.csv" for r in quarantine)
+    # Nothing was fetched for an XML entity: not the local file, not the local server.
+    assert httpserver.log == []
+    assert XXE_SECRET not in output
+    leaked = [
+        p
+        for p in workspace.lake.rglob("*")
+        if p.is_file() and XXE_SECRET.encode() in p.read_bytes()
+    ]
+    assert leaked == []
 
 
 def test_a_file_replaced_after_ingest_is_audited_not_ignored(

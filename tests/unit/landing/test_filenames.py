@@ -282,3 +282,16 @@ def test_future_creation_date_is_rejected(clients: dict[str, ClientConfig]) -> N
     with pytest.raises(LandingFileError) as info:
         parse_file_name("acme_2026-03-03.csv", clients, today=today)
     assert info.value.reason == RejectReason.FUTURE_DATE
+
+
+def test_the_extension_follows_the_client_format(clients: dict[str, ClientConfig]) -> None:
+    jsonl = clients["acme"].model_copy(
+        update={"file": clients["acme"].file.model_copy(update={"format": "jsonl"})}
+    )
+    both = {"acme": jsonl, "globex": clients["globex"]}
+    parsed = parse_file_name("acme_2026-01-15_2.jsonl", both, today=TODAY)
+    assert (parsed.client_id, parsed.sequence) == ("acme", 2)
+    assert _reject("acme_2026-01-15.csv", both).reason == RejectReason.MISNAMED
+    assert "delivers .jsonl files" in str(_reject("acme_2026-01-15.csv", both))
+    assert _reject("globex_20260115.xml", both).reason == RejectReason.MISNAMED
+    assert _reject("acme_2026-01-15.json", both).reason == RejectReason.MISNAMED
