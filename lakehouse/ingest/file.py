@@ -12,7 +12,9 @@ from pyspark.sql import functions as F
 
 from lakehouse.audit import Status
 from lakehouse.bronze import Lineage, append_bronze, bronze_rows, with_lineage
+from lakehouse.evolution.compat import refuse_breaking
 from lakehouse.evolution.plan import FilePlan, added_reason, drift_reason, plan_file
+from lakehouse.evolution.registry import accepted_silver_columns
 from lakehouse.evolution.rescue import rescue_frame
 from lakehouse.ingest.job import Job
 from lakehouse.ingest.outcome import FileAttempt, FileOutcome, StageClock
@@ -171,9 +173,17 @@ def process_file(
                 silver = silver.persist(FILE_CACHE)
                 stack.callback(silver.unpersist)
             rows, phi_redactions = split_phi_counts(silver)
+            silver_path = settings.table_path("silver", client.dataset)
+            # New nullable columns are added by the merge; anything else is refused here.
+            refuse_breaking(
+                client,
+                job.engine.schema(silver_path),
+                {f.name: f.dataType.simpleString() for f in rows.schema.fields},
+                accepted=accepted_silver_columns(job.engine, settings.lake_root, client.client_id),
+            )
             counts = merge_silver(
                 job.engine,
-                settings.table_path("silver", client.dataset),
+                silver_path,
                 rows,
                 client,
                 file_sha256=lineage.file_sha256,
