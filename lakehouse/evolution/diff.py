@@ -44,7 +44,7 @@ _NUMBER = re.compile(rf"^[+-]?(?:{_DIGITS}(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-
 _DATES = (re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$"), re.compile(r"^\d{1,2}/\d{1,2}/\d{4}$"))
 _SPARK_TOKENS = {"yyyy": r"\d{4}", "MM": r"\d{2}", "M": r"\d{1,2}", "dd": r"\d{2}", "d": r"\d{1,2}"}
 _RENAMED_SIMILARITY = 0.75
-_ORDER = {"integer": 0, "number": 1, "date": 1, "string": 2}
+_KEPT = (Status.HELD, Status.SUCCESS)  # archived files whose columns may still be proposals
 
 
 @dataclass
@@ -138,6 +138,8 @@ def proposals_for_file(
     """What one file proposes (``files`` holds its name)."""
     records = _records(path, client, sample_rows)
     header = [h.strip() for h in next(records, [])]
+    if not any(header):
+        return []  # an empty file proposes nothing (the ingest rejects it: empty_file)
     rows = list(records)
     name = path.name
     configured = {c.header: c for c in client.columns}
@@ -253,7 +255,11 @@ def source_files(
     settings: Settings, client: ClientConfig, engine: TableEngine, *, max_files: int = 100
 ) -> list[Path]:
     """The client's landing files and its HELD files (in landing or the archive, where
-    ``lakehouse release`` finds them), newest first, at most ``max_files``; no links."""
+    ``lakehouse release`` finds them), newest first, at most ``max_files``; no links.
+
+    Archived SUCCESS files count too: with ``archive_mode: move`` a file ingested under
+    ``addNewColumns`` leaves landing, and its pending columns must still be approvable.
+    """
     found: dict[str, Path] = {}
     clients = {client.client_id: client}
     if settings.landing_dir.is_dir():
@@ -265,9 +271,9 @@ def source_files(
             if is_regular(path):
                 found[path.name] = path
     for name, row in latest_outcomes(engine, settings.audit_path).items():
-        if row["client_id"] != client.client_id or row["status"] != Status.HELD:
+        if row["client_id"] != client.client_id or row["status"] not in _KEPT:
             continue
-        archived = archive_target(settings, client.client_id, name, Status.HELD)
+        archived = archive_target(settings, client.client_id, name, Status(row["status"]))
         if name not in found and is_regular(archived):
             found[name] = archived
     newest = sorted(found.values(), key=lambda p: p.stat().st_mtime, reverse=True)

@@ -87,9 +87,9 @@ def process_file(
             except BaseException:
                 read.release()
                 raise
-    first_seen = _log_new_columns(job, plan, landing.name)
     with ExitStack() as stack:
         stack.callback(read.release)
+        first_seen = _log_new_columns(job, plan, landing.name)
         frame = read.frame
         if plan.rescues:
             frame = rescue_frame(frame, plan, corrupt_column=CORRUPT_COLUMN)
@@ -142,7 +142,7 @@ def process_file(
         faults.reach("after_quarantine")
         if plan.held:
             # failOnNewColumns: an unclassified column may hold PII; nothing reaches silver
-            # until `lakehouse schema approve` declares it (or the file is released after).
+            # until `lakehouse schema approve` declares it and the file is released.
             return FileOutcome(
                 Status.HELD,
                 reason=drift_reason(len(plan.held)),

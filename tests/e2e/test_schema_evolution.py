@@ -39,7 +39,13 @@ ROWS = [
     "AC{n}02,Bo,Kim,1980-02-02,notaphone,,10002,silver,3,CP-{n}2",
     "AC{n}03,Cy,Orr,1990-03-03,,,10003,bronze,,CP-{n}3",
 ]
-MODES = {"afail": "failOnNewColumns", "aadd": "addNewColumns", "aresc": "rescue", "anone": "none"}
+# Two clients, two streams: afail holds (the default mode); amix takes every other mode at
+# once (rescue for the file, per-header overrides for the rest).
+MODES: dict[str, dict[str, Any]] = {
+    "afail": {"mode": "failOnNewColumns"},
+    "amix": {"mode": "rescue", "columns": {"CarePlan": "addNewColumns", "ExportedAt": "none"}},
+}
+MIX_HEADER = HEADER + ",ExportedAt,Note"
 DAY = "2026-03-02"
 
 
@@ -78,11 +84,11 @@ class Lake:
         return main([*args[:2], *flags, *args[2:]])
 
 
-def _client_file(directory: Path, client_id: str, mode: str) -> None:
+def _client_file(directory: Path, client_id: str, evolution: dict[str, Any]) -> None:
     data: dict[str, Any] = copy.deepcopy(
         yaml.safe_load((REPO / "clients/acme.yaml").read_text(encoding="utf-8"))
     )
-    data.update(client_id=client_id, schema_evolution={"mode": mode})
+    data.update(client_id=client_id, schema_evolution=evolution)
     data["thresholds"] = {"max_invalid_ratio": 0.5}  # one bad phone of three: not held
     data.pop("delivery")
     data["columns"].append({"name": "visits", "source": "Visits", "type": "integer"})
@@ -106,9 +112,10 @@ def lake(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Itera
     clients_dir, landing = root / "clients", root / "landing"
     clients_dir.mkdir()
     landing.mkdir()
-    for n, (client_id, mode) in enumerate(MODES.items(), start=1):
-        _client_file(clients_dir, client_id, mode)
-        _write(landing, f"{client_id}_{DAY}.csv", HEADER, _rows(n))
+    for client_id, evolution in MODES.items():
+        _client_file(clients_dir, client_id, evolution)
+    _write(landing, f"afail_{DAY}.csv", HEADER, _rows(1))
+    _write(landing, f"amix_{DAY}.csv", MIX_HEADER, [r + ",2026-03-02T01:00,n" for r in _rows(2)])
     settings = load_settings(
         REPO / "conf/lakehouse.yaml",
         environ={},
@@ -150,35 +157,33 @@ def test_fail_on_new_columns_holds_the_file_and_names_only_headers(lake: Lake) -
 
 
 def test_none_ignores_the_column_as_before(lake: Lake) -> None:
-    row = lake.audit(f"anone_{DAY}.csv")
-    assert (row["status"], row["reason"], row["rows_read"]) == ("SUCCESS", None, 3)
-    assert len(_silver(lake, "anone")) == 2  # the unparseable phone is quarantined
-    assert all(r.get("care_plan") is None for r in _bronze(lake, "anone"))
+    row = lake.audit(f"amix_{DAY}.csv")
+    assert (row["status"], row["rows_read"], row["rows_quarantined"]) == ("SUCCESS", 3, 0)
+    assert "exported_at" not in lake.table("bronze").schema.names
 
 
 def test_add_new_columns_puts_them_in_bronze_encrypted_and_not_in_silver(lake: Lake) -> None:
-    row = lake.audit(f"aadd_{DAY}.csv")
-    assert (row["status"], row["reason"]) == ("SUCCESS", "schema_added:new_columns=1")
-    values = [r["care_plan"] for r in _bronze(lake, "aadd")]
+    row = lake.audit(f"amix_{DAY}.csv")
+    assert row["reason"] == "schema_added:new_columns=1"
+    values = [r["care_plan"] for r in _bronze(lake, "amix")]
     assert len(values) == 3 and all(is_encrypted(v) for v in values)
     assert "care_plan" not in lake.table("silver").schema.names  # not approved yet
 
 
 def test_rescue_keeps_unknown_and_misfit_values_encrypted(lake: Lake, spark: SparkSession) -> None:
-    row = lake.audit(f"aresc_{DAY}.csv")
-    assert (row["status"], row["rows_quarantined"]) == ("SUCCESS", 0)
-    bronze = _bronze(lake, "aresc")
+    bronze = _bronze(lake, "amix")
     assert all(is_encrypted(r["_rescued_data"]) for r in bronze)
-    client = lake.clients()["aresc"]
+    client = lake.clients()["amix"]
     frame = spark.createDataFrame(
         pa.Table.from_pylist(bronze).select(["client_id", "_key_token", "_rescued_data"])
     )
     keys = KeyRing.from_environment(TEST_KEYS)
     plain = reveal_raw(frame, client, keys, corrupt=CORRUPT_COLUMN).collect()
     rescued = [json.loads(r["_rescued_data"]) for r in plain]
-    assert {"CarePlan": "CP-31"} in rescued
-    assert {"CarePlan": "CP-32", "Phone": "notaphone"} in rescued
-    assert len(_silver(lake, "aresc")) == 3
+    assert {"Note": "n"} in rescued
+    assert {"Note": "n", "Phone": "notaphone"} in rescued  # a misfit value, not quarantined
+    silver = _silver(lake, "amix")
+    assert len(silver) == 3 and "_rescued_data" not in lake.table("silver").schema.names
 
 
 def test_diff_approve_release_brings_the_column_into_silver(
@@ -217,7 +222,7 @@ def test_diff_approve_release_brings_the_column_into_silver(
     values = {r["care_plan"] for r in _silver(lake, "afail")}
     assert values == {"CP-11", "CP-13"}
     # Rows merged before the column existed read NULL.
-    assert {r["care_plan"] for r in _silver(lake, "anone")} == {None}
+    assert {r["care_plan"] for r in _silver(lake, "amix")} == {None}
     assert lake.cli("schema", "history", "--client", "afail") == 0
     assert "plan code" in capsys.readouterr().out
 
@@ -237,19 +242,20 @@ def test_diff_shows_a_type_change_and_approval_refuses_it(
     lake: Lake, capsys: pytest.CaptureFixture[str]
 ) -> None:
     decimals = [r.replace(",2,", ",2.5,").replace(",3,", ",3.25,") for r in _rows(4)]
-    _write(lake.settings.landing_dir, "anone_2026-03-03.csv", HEADER, decimals)
-    assert lake.cli("schema", "diff", "--client", "anone", "--exit-code") == 2
+    _write(lake.settings.landing_dir, "afail_2026-03-03.csv", HEADER, decimals)
+    assert lake.cli("schema", "diff", "--client", "afail", "--exit-code") == 2
     out = capsys.readouterr().out
     line = next(x for x in out.splitlines() if x.startswith("type_change"))
     assert "visits" in line and "integer" in line and "number" in line
     assert "2 of" in line and "2.5" not in out
     code = lake.cli(
-        "schema", "approve", "--client", "anone", "--column", "visits", "--type", "number",
+        "schema", "approve", "--client", "afail", "--column", "visits", "--type", "number",
         "--pii", "none", "--reason", "decimals now",
     )  # fmt: skip
     assert code == 1
     err = capsys.readouterr().err
     assert "bigint -> double" in err and "members_v2" in err
+    (lake.settings.landing_dir / "afail_2026-03-03.csv").unlink()  # diff's input only
 
 
 def test_a_removed_column_is_refused_with_the_manual_path(

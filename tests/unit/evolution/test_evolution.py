@@ -163,6 +163,9 @@ def test_diff_classifies_added_renamed_removed_and_type_changes(tmp_path: Path) 
     assert "MemberNo" not in repr(found["renamed"].as_row())
     proposals = [p.as_row() for p in proposals_for_file(added, client)]
     assert secret not in repr(proposals) and "A1" not in repr(proposals)
+    empty = tmp_path / "acme_2026-03-03.csv"
+    empty.write_bytes(b"")
+    assert proposals_for_file(empty, client) == []
 
 
 def test_removing_a_column_and_restyping_it_are_refused_with_the_manual_path() -> None:
