@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 
 from lakehouse.config.models import ClientConfig, ColumnSpec
 from lakehouse.engine.base import TableEngine
+from lakehouse.errors import LakehouseError
 
 __all__ = [
     "REGISTRY_SCHEMA",
@@ -188,8 +189,6 @@ def record_change(
         metadata={"client_id": before.client_id, "schema_version": str(version)},
     )
     if not committed:
-        from lakehouse.errors import LakehouseError
-
         raise LakehouseError(
             f"schema version {version} was recorded by another approval meanwhile",
             client=before.client_id,
