@@ -24,6 +24,7 @@ __all__ = [
     "PrivacyError",
     "PrivacyRefused",
     "RunFailed",
+    "SchemaChangeRefused",
     "StageError",
 ]
 
@@ -158,3 +159,8 @@ class PrivacyRefused(PrivacyError):
 class PrivacyBudgetExceeded(PrivacyError):
     """A differentially private query would exceed its consumer's epsilon budget; nothing
     was computed or spent."""
+
+
+class SchemaChangeRefused(LakehouseError):
+    """A schema change that silver cannot take in place (a removed column, a narrowed or
+    re-typed column, a changed PII policy); ``fix`` names the manual path."""

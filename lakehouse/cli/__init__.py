@@ -23,6 +23,7 @@ from lakehouse.cli import (
     pii,
     release,
     report,
+    schema,
 )
 from lakehouse.errors import LakehouseError
 from lakehouse.logs import configure_logging
@@ -32,6 +33,7 @@ __all__ = ["build_parser", "main"]
 _COMMAND_MODULES = (
     ingest,
     release,
+    schema,
     backfill,
     ops,
     freshness,

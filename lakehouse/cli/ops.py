@@ -21,6 +21,7 @@ from lakehouse.cli._common import (
     write_or_print,
 )
 from lakehouse.config import load_clients
+from lakehouse.config.loader import client_files
 from lakehouse.engine import get_engine
 from lakehouse.errors import LakehouseError
 from lakehouse.ops import (
@@ -171,7 +172,7 @@ def _cmd_validate_config(args: argparse.Namespace) -> int:
     clients, problems = check_client_files(settings.clients_dir)
     schedules = args.schedules or (DEFAULT_SCHEDULES if DEFAULT_SCHEDULES.exists() else None)
     if schedules is not None:
-        with_files = {p.stem for p in settings.clients_dir.glob("*.yaml")} | set(clients)
+        with_files = {p.stem for p in client_files(settings.clients_dir)} | set(clients)
         problems += check_schedules_file(schedules, with_files)
     if args.json:
         print(to_json({"ok": sorted(clients), "problems": [p.as_row() for p in problems]}))

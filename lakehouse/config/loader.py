@@ -12,8 +12,9 @@ from pydantic import BaseModel, ValidationError
 
 from lakehouse.config.models import ClientConfig, KeyedValueError, Settings
 from lakehouse.errors import ConfigError
+from lakehouse.evolution.overlay import is_overlay, merge_overlay, overlay_path
 
-__all__ = ["ENV_OVERRIDES", "load_client", "load_clients", "load_settings"]
+__all__ = ["ENV_OVERRIDES", "client_files", "load_client", "load_clients", "load_settings"]
 
 # Environment variables that override conf/lakehouse.yaml (flags override both).
 ENV_OVERRIDES: Mapping[str, str] = {
@@ -125,8 +126,25 @@ def load_settings(
 
 
 def load_client(path: Path) -> ClientConfig:
-    """Load one ``clients/<client_id>.yaml``; the file stem must equal its ``client_id``."""
-    config = _validate(ClientConfig, _read_yaml(path), path)
+    """Load one ``clients/<client_id>.yaml``; the file stem must equal its ``client_id``.
+
+    Columns approved with ``lakehouse schema approve`` (``<client_id>.approved.yaml`` next to
+    it) are merged in first: they are declared columns like any other.
+    """
+    data = _read_yaml(path)
+    overlay = overlay_path(path)
+    if overlay.is_file():
+        try:
+            data = merge_overlay(data, _read_yaml(overlay))
+        except ValueError as exc:
+            raise ConfigError(
+                str(exc),
+                path=str(overlay),
+                fix="the file is written by `lakehouse schema approve`; restore it from git",
+            ) from exc
+        config = _validate(ClientConfig, data, overlay)
+    else:
+        config = _validate(ClientConfig, data, path)
     if config.client_id != path.stem:
         raise ConfigError(
             "client_id must match the file name",
@@ -139,6 +157,11 @@ def load_client(path: Path) -> ClientConfig:
     return config
 
 
+def client_files(directory: Path) -> list[Path]:
+    """The client files of ``directory`` (``*.yaml``, approved-column overlays excluded)."""
+    return [p for p in sorted(directory.glob("*.yaml")) if not is_overlay(p)]
+
+
 def load_clients(directory: Path) -> dict[str, ClientConfig]:
     """Load every ``*.yaml`` client file in ``directory``, keyed by client id."""
     if not directory.is_dir():
@@ -148,7 +171,7 @@ def load_clients(directory: Path) -> dict[str, ClientConfig]:
             fix="set clients_dir in conf/lakehouse.yaml or LAKEHOUSE_CLIENTS_DIR",
         )
     clients = {}
-    for path in sorted(directory.glob("*.yaml")):
+    for path in client_files(directory):
         config = load_client(path)
         clients[config.client_id] = config
     if not clients:

@@ -27,6 +27,7 @@ __all__ = [
     "ColumnType",
     "ConsentSettings",
     "DeliveryCalendar",
+    "EvolutionMode",
     "FileFormat",
     "FileKind",
     "GeneraliseOptions",
@@ -34,6 +35,7 @@ __all__ = [
     "PhiSettings",
     "PiiPolicy",
     "RetentionPolicy",
+    "SchemaEvolution",
     "Settings",
     "SparkSettings",
     "Thresholds",
@@ -454,6 +456,33 @@ class PhiSettings(_Frozen):
         return value
 
 
+EvolutionMode = Literal["failOnNewColumns", "none", "addNewColumns", "rescue"]
+"""What a header the config does not declare does to a file (Auto Loader's names; README,
+"Schema evolution"): hold the file (``schema_drift``), ignore the column with a warning, add
+it to bronze encrypted until it is approved, or keep its values in ``_rescued_data``."""
+
+
+class SchemaEvolution(_Frozen):
+    """``schema_evolution:`` of a client: the mode for new columns, and per-header overrides."""
+
+    mode: EvolutionMode = Field(
+        "failOnNewColumns",
+        description="failOnNewColumns (default: an unclassified column may hold PII, so the "
+        "file is HELD schema_drift), none (ignored with a warning), addNewColumns (into bronze "
+        "encrypted; silver once approved), rescue (unknown columns and values that do not fit "
+        "their declared type go to bronze's encrypted _rescued_data JSON column).",
+    )
+    columns: dict[str, EvolutionMode] = Field(
+        default_factory=dict,
+        description="Per header of the client's file (exact name, as in the file): a mode that "
+        "overrides `mode` for that header, e.g. {ExportedAt: none} for a column known to be "
+        "irrelevant. rescue here applies to that new column only.",
+    )
+
+    def mode_for(self, header: str) -> EvolutionMode:
+        return self.columns.get(header, self.mode)
+
+
 class ClientConfig(_Frozen):
     """One client's files, as declared in ``clients/<client_id>.yaml``."""
 
@@ -474,6 +503,11 @@ class ClientConfig(_Frozen):
     )
     consent: ConsentSettings | None = Field(
         None, description="Purposes members consent to; exports for a purpose need it."
+    )
+    schema_evolution: SchemaEvolution = Field(
+        SchemaEvolution(),
+        description="What a header the config does not declare does (README, 'Schema "
+        "evolution'); approved columns come from clients/<client_id>.approved.yaml.",
     )
     token_domain: str | None = Field(
         None,

@@ -81,6 +81,10 @@ class TableEngine(Protocol):
 
     def version(self, path: Path) -> int | None: ...
 
+    def schema(self, path: Path) -> pa.Schema | None:
+        """The table's current schema as Arrow types (None: no table)."""
+        ...
+
     def committed(self, path: Path, app_id: str) -> CommitRecord | None:
         """The newest commit written with ``app_id`` (an append or a merge), or None.
 

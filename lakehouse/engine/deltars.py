@@ -87,6 +87,10 @@ class DeltaRsEngine:
         table = self._table(path)
         return None if table is None else int(table.version())
 
+    def schema(self, path: Path) -> pa.Schema | None:
+        table = self._table(path)
+        return None if table is None else pa.schema(table.schema().to_arrow())
+
     def _has_marker(self, path: Path, app_id: str) -> bool:
         table = self._table(path)
         return table is not None and table.transaction_version(app_id) is not None

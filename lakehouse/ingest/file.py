@@ -12,12 +12,16 @@ from pyspark.sql import functions as F
 
 from lakehouse.audit import Status
 from lakehouse.bronze import Lineage, append_bronze, bronze_rows, with_lineage
+from lakehouse.evolution.compat import refuse_breaking
+from lakehouse.evolution.plan import FilePlan, added_reason, drift_reason, plan_file
+from lakehouse.evolution.registry import accepted_silver_columns
+from lakehouse.evolution.rescue import rescue_frame
 from lakehouse.ingest.job import Job
 from lakehouse.ingest.outcome import FileAttempt, FileOutcome, StageClock
 from lakehouse.landing.checksum import FileScan
 from lakehouse.landing.filenames import LandingFile
 from lakehouse.landing.read import read_landing
-from lakehouse.landing.reader import CORRUPT_COLUMN
+from lakehouse.landing.reader import CORRUPT_COLUMN, check_header
 from lakehouse.pii.key_check import commit_key_metadata
 from lakehouse.pii.policies import split_phi_counts
 from lakehouse.quarantine import append_quarantine, quarantine_rows
@@ -71,7 +75,16 @@ def process_file(
     )
     with clock.stage("read"):
         endings = scan.line_endings if scan is not None else None
-        read = read_landing(job.spark, path, client, endings=endings)
+        # Every configured header is there once check_header returns: the first line is the
+        # header line, so the undeclared names are header names (never a data row). JSON
+        # lines and XML have no header: their undeclared fields are counted, not planned.
+        unknown = (
+            check_header(path, client, endings=endings)[1] if client.file.format == "csv" else ()
+        )
+        plan = plan_file(client, unknown)
+        read = read_landing(
+            job.spark, path, plan.client, endings=endings, extra=plan.extra_columns()
+        )
         if scan is not None:
             # The read is materialised (cached) now: every later stage uses these rows.
             try:
@@ -79,31 +92,29 @@ def process_file(
             except BaseException:
                 read.release()
                 raise
-    if read.ignored_headers:
-        log.warning(
-            "file has columns the client config does not declare; they are not ingested",
-            extra={
-                "client": client.client_id,
-                "file": landing.name,
-                "columns": ",".join(read.ignored_headers),
-            },
-        )
     with ExitStack() as stack:
         stack.callback(read.release)
-        raw = with_lineage(read.frame, lineage)
+        first_seen = _log_new_columns(job, plan, landing.name)
+        frame = read.frame
+        if plan.rescues:
+            frame = rescue_frame(frame, plan, corrupt_column=CORRUPT_COLUMN)
+        raw = with_lineage(frame, lineage)
+        file_client = plan.client  # declared columns plus pending (addNewColumns) ones
         faults.reach("before_bronze")
         with clock.stage("bronze"):
             append_bronze(
                 job.engine,
                 settings.table_path("bronze", client.dataset),
-                bronze_rows(raw, client, job.keys, corrupt_column=CORRUPT_COLUMN),
+                bronze_rows(raw, file_client, job.keys, corrupt_column=CORRUPT_COLUMN),
                 lineage,
                 rows=read.rows,
             )
         faults.reach("after_bronze")
         with clock.stage("validate"):
-            standardised = standardise(raw_copies(raw, client), client.columns, client.phone_region)
-            validated = validate(standardised, client, corrupt_column=CORRUPT_COLUMN).persist(
+            standardised = standardise(
+                raw_copies(raw, file_client), file_client.columns, client.phone_region
+            )
+            validated = validate(standardised, file_client, corrupt_column=CORRUPT_COLUMN).persist(
                 FILE_CACHE
             )
             stack.callback(validated.unpersist)
@@ -119,7 +130,7 @@ def process_file(
             if rows_quarantined:  # a file without invalid rows writes nothing here
                 invalid = validated.where(F.size(REASONS) > 0).select(
                     "client_id",
-                    *[F.col(c.name + RAW_SUFFIX).alias(c.name) for c in client.columns],
+                    *[F.col(c.name + RAW_SUFFIX).alias(c.name) for c in file_client.columns],
                     CORRUPT_COLUMN,
                     REASONS,
                     *[c for c in raw.columns if c.startswith("_") and c != CORRUPT_COLUMN],
@@ -127,13 +138,26 @@ def process_file(
                 append_quarantine(
                     job.engine,
                     settings.table_path("quarantine", client.dataset),
-                    quarantine_rows(invalid, client, job.keys, corrupt_column=CORRUPT_COLUMN),
+                    quarantine_rows(invalid, file_client, job.keys, corrupt_column=CORRUPT_COLUMN),
                     client_id=client.client_id,
                     file_sha256=lineage.file_sha256,
                     run_id=job.run_id,
                     rows=rows_quarantined,
                 )
         faults.reach("after_quarantine")
+        if plan.held:
+            # failOnNewColumns: an unclassified column may hold PII; nothing reaches silver
+            # until `lakehouse schema approve` declares it and the file is released.
+            return FileOutcome(
+                Status.HELD,
+                reason=drift_reason(len(plan.held)),
+                rows_read=rows_read,
+                rows_valid=rows_valid,
+                rows_quarantined=rows_quarantined,
+                error=f"{len(plan.held)} column(s) the config does not declare: "
+                f"{', '.join(plan.held)}; run `lakehouse schema diff --client "
+                f"{client.client_id}`, then `lakehouse schema approve`",
+            )
         threshold = client.thresholds.max_invalid_ratio
         ratio = rows_quarantined / rows_read if rows_read else 0.0
         if ratio > threshold and not release:
@@ -154,9 +178,17 @@ def process_file(
                 silver = silver.persist(FILE_CACHE)
                 stack.callback(silver.unpersist)
             rows, phi_redactions = split_phi_counts(silver)
+            silver_path = settings.table_path("silver", client.dataset)
+            # New nullable columns are added by the merge; anything else is refused here.
+            refuse_breaking(
+                client,
+                job.engine.schema(silver_path),
+                {f.name: f.dataType.simpleString() for f in rows.schema.fields},
+                accepted=accepted_silver_columns(job.engine, settings.lake_root, client.client_id),
+            )
             counts = merge_silver(
                 job.engine,
-                settings.table_path("silver", client.dataset),
+                silver_path,
                 rows,
                 client,
                 file_sha256=lineage.file_sha256,
@@ -170,9 +202,10 @@ def process_file(
                 },
             )
         faults.reach("after_merge")
+    reasons = [r for r in ("released" if release else None, first_seen) if r]
     return FileOutcome(
         Status.SUCCESS,
-        reason="released" if release else None,
+        reason=";".join(reasons) or None,
         rows_read=rows_read,
         rows_valid=rows_valid,
         rows_quarantined=rows_quarantined,
@@ -183,3 +216,41 @@ def process_file(
         silver_version=counts.version,
         phi_redactions=phi_redactions,
     )
+
+
+def _log_new_columns(job: Job, plan: FilePlan, file_name: str) -> str | None:
+    """Log what the plan does with undeclared headers; the audit reason for pending columns
+    bronze does not have yet (the first run that sees them), else None.
+
+    Header names are safe to log: they come from a header line (see ``plan_file``).
+    """
+    client_id = plan.client.client_id
+    context = {"client": client_id, "file": file_name}
+    if plan.ignored:
+        log.warning(
+            "file has columns the client config does not declare; they are not ingested",
+            extra={**context, "columns": ",".join(plan.ignored)},
+        )
+    if plan.held:
+        log.warning(
+            "file held: columns the client config does not declare (schema_drift)",
+            extra={**context, "columns": ",".join(plan.held)},
+        )
+    if plan.rescued:
+        log.info(
+            "undeclared columns go to _rescued_data (rescue)",
+            extra={**context, "columns": ",".join(c.header for c in plan.rescued)},
+        )
+    if not plan.added:
+        return None
+    schema = job.engine.schema(job.settings.table_path("bronze", plan.client.dataset))
+    known = set(schema.names) if schema is not None else set()
+    new = [c for c in plan.added if c.name not in known]
+    if not new:
+        return None
+    log.warning(
+        "bronze gains pending columns (addNewColumns): encrypted as PII, kept out of silver "
+        "until approved (`lakehouse schema approve`)",
+        extra={**context, "columns": ",".join(f"{c.header}->{c.name}" for c in new)},
+    )
+    return added_reason(len(new))

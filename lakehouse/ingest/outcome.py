@@ -28,6 +28,7 @@ from lakehouse.alerts import Alert, AlertKind
 from lakehouse.archive import archive_outcomes
 from lakehouse.audit import AuditRecord, Status, append_audit, delivered_sequences, safe_error
 from lakehouse.errors import ConservationError, LandingFileError
+from lakehouse.evolution.plan import DRIFT_REASON
 from lakehouse.landing.sequences import GAP_REASON, missing_sequences
 
 if TYPE_CHECKING:
@@ -80,6 +81,9 @@ class FileOutcome:
     rows_stale: int | None = None
     silver_version: int | None = None
     phi_redactions: dict[str, int] | None = None
+    # What an operator must read about the outcome (e.g. the new columns of a schema_drift
+    # hold): names and counts, never values. Kept in the audit row's ``error`` column.
+    error: str | None = None
 
 
 @dataclass
@@ -255,7 +259,7 @@ def alerts_for(job: Job, record: AuditRecord, batch: Sequence[AuditRecord] = ())
                 client,
                 name,
                 run_id,
-                "file held: invalid ratio above threshold",
+                _held_text(record),
                 figures,
             )
         )
@@ -285,6 +289,15 @@ def alerts_for(job: Job, record: AuditRecord, batch: Sequence[AuditRecord] = ())
             )
         )
     return alerts
+
+
+def _held_text(record: AuditRecord) -> str:
+    if (record.reason or "").startswith(DRIFT_REASON):
+        return (
+            "file held: its header has columns the config does not declare (schema_drift); "
+            f"run `lakehouse schema diff --client {record.client_id}`, approve, then release"
+        )
+    return "file held: invalid ratio above threshold"
 
 
 def _day_complete(job: Job, record: AuditRecord, batch: Sequence[AuditRecord]) -> bool:

@@ -65,6 +65,30 @@ def _locate(settings: Settings, client_id: str, name: str, sha256: str) -> Path:
     )
 
 
+def _refuse_undeclared(path: Path, client: ClientConfig) -> None:
+    """A file held for schema drift is released once its columns are declared (approved) or
+    ignored: releasing it as is would hold it again.
+
+    Raises:
+        LakehouseError: headers of the file still fail the file (``failOnNewColumns``).
+    """
+    from lakehouse.evolution.plan import plan_file
+    from lakehouse.landing.reader import check_header  # imports pyspark
+
+    if client.file.format != "csv":
+        return  # no header line: the modes apply to CSV headers only
+    held = plan_file(client, check_header(path, client)[1]).held
+    if held:
+        raise LakehouseError(
+            f"file still has {len(held)} column(s) the config does not declare: {', '.join(held)}",
+            client=client.client_id,
+            file=path.name,
+            fix=f"`lakehouse schema diff --client {client.client_id}`, then `lakehouse schema "
+            "approve --column NAME ...` for each (or set schema_evolution.columns.<header>: "
+            "none to ignore it), then release again",
+        )
+
+
 def _releasable(last: dict[str, object]) -> bool:
     return last["status"] == Status.HELD or (
         last["status"] == Status.FAILED and last["reason"] == RELEASE_FAILED
@@ -106,6 +130,7 @@ def release_file(
     landing = parse_file_name(file_name, clients)
     sha256 = str(last["file_sha256"])
     path = _locate(settings, landing.client_id, file_name, sha256)
+    _refuse_undeclared(path, clients[landing.client_id])
     run_id = new_run_id()
     # From here a failure is the release run failing (run_failed), not an operator's typo.
     with alerting_run(alerter, mode="release", client_id=landing.client_id, run_id=run_id):

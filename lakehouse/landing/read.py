@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -16,12 +17,18 @@ __all__ = ["read_landing"]
 
 
 def read_landing(
-    spark: SparkSession, path: Path, client: ClientConfig, *, endings: LineEndings | None = None
+    spark: SparkSession,
+    path: Path,
+    client: ClientConfig,
+    *,
+    endings: LineEndings | None = None,
+    extra: Sequence[tuple[str, str]] = (),
 ) -> LandingRead:
     """Parse ``path`` in the client's format into canonical raw string columns,
     ``_corrupt_record`` and ``_record_number``, persisted (``LandingRead.release()``).
 
-    ``endings``: the CSV file's line endings, if the checksum pass counted them.
+    ``endings``: the CSV file's line endings, if the checksum pass counted them. ``extra``:
+    undeclared CSV headers to read as (header, column) pairs (schema evolution's plan).
 
     Raises:
         LandingFileError: a whole-file problem, with its reason code (the file is REJECTED).
@@ -31,4 +38,4 @@ def read_landing(
         return read_landing_jsonl(spark, path, client)
     if kind == "xml":
         return read_landing_xml(spark, path, client)
-    return read_landing_csv(spark, path, client, endings=endings)
+    return read_landing_csv(spark, path, client, endings=endings, extra=extra)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -194,15 +195,21 @@ def check_header(
 
 
 def read_landing_csv(
-    spark: SparkSession, path: Path, client: ClientConfig, *, endings: LineEndings | None = None
+    spark: SparkSession,
+    path: Path,
+    client: ClientConfig,
+    *,
+    endings: LineEndings | None = None,
+    extra: Sequence[tuple[str, str]] = (),
 ) -> LandingRead:
     """Parse ``path`` with the client's CSV options into canonical raw string columns.
 
     Output columns: one per configured column (canonical name, raw string), then
     ``_corrupt_record`` (the raw text of a structurally malformed record, else NULL) and
     ``_record_number`` (1-based ordinal of the data record in the file, stable across runs).
-    Headers the config does not declare are not read into the lake: they may hold PII that
-    nobody has classified.
+    Headers the config does not declare are not read into the lake (they may hold PII that
+    nobody has classified), unless named in ``extra`` as (header, column) pairs: then they
+    follow the configured columns under those names (schema evolution's ``rescue``).
     """
     layout, ignored = check_header(path, client, endings=endings)
     header = [h.strip() for h in layout.header]
@@ -234,6 +241,7 @@ def read_landing_csv(
     by_header = {h: f"_c{i}" for i, h in enumerate(header)}
     selected = raw.select(
         *[F.col(by_header[c.header]).alias(c.name) for c in client.columns],
+        *[F.col(by_header[header]).alias(name) for header, name in extra],
         F.col(CORRUPT_COLUMN),
         F.monotonically_increasing_id().alias("_mid"),
     )

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from lakehouse.config.loader import load_client
+from lakehouse.config.loader import client_files, load_client
 from lakehouse.config.models import ClientConfig
 from lakehouse.errors import ConfigError
 from lakehouse.ops.schedules import Schedules
@@ -97,7 +97,7 @@ def check_client_files(
         return {}, [ConfigProblem(str(directory), None, "clients directory not found")]
     clients: dict[str, ClientConfig] = {}
     problems: list[ConfigProblem] = []
-    paths = sorted(directory.glob("*.yaml"))
+    paths = client_files(directory)  # approved-column overlays are merged by load_client
     if not paths:
         problems.append(ConfigProblem(str(directory), None, "no client files (*.yaml)"))
     for path in paths:

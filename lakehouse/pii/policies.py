@@ -29,6 +29,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse.config.models import ClientConfig
+from lakehouse.evolution.plan import RESCUED_COLUMN
 from lakehouse.pii.deidentify import generalise_column, mask_column
 from lakehouse.pii.domains import binding, row_domain, token_domain
 from lakehouse.pii.keys import KeyRing, Purpose
@@ -97,13 +98,13 @@ def key_token(client: ClientConfig, keys: KeyRing, *, standardised: bool) -> Col
 
 
 def protect_raw(df: DataFrame, client: ClientConfig, keys: KeyRing, *, corrupt: str) -> DataFrame:
-    """Raw rows for bronze/quarantine: ``_key_token`` added, PII columns and ``corrupt``
-    encrypted (AES-GCM bound to client, dataset, column and the row's ``_key_token``); other
-    columns untouched."""
+    """Raw rows for bronze/quarantine: ``_key_token`` added; PII columns, ``corrupt`` and
+    ``_rescued_data`` encrypted (AES-GCM bound to client, dataset, column and the row's
+    ``_key_token``); other columns untouched."""
     with_key = df.withColumn(KEY_TOKEN, key_token(client, keys, standardised=False))
     names = [c.name for c in client.columns if c.is_pii and c.name in df.columns]
-    if corrupt in df.columns:
-        names.append(corrupt)
+    # Raw values nobody has classified (schema evolution's rescue): PII until shown otherwise.
+    names += [c for c in (corrupt, RESCUED_COLUMN) if c in df.columns]
     row = F.col(KEY_TOKEN)
     replaced = {
         name: encrypt_column(F.col(name), binding=binding(client, name), row_key=row, keys=keys)
@@ -121,8 +122,7 @@ def protect_raw(df: DataFrame, client: ClientConfig, keys: KeyRing, *, corrupt: 
 def reveal_raw(df: DataFrame, client: ClientConfig, keys: KeyRing, *, corrupt: str) -> DataFrame:
     """Inverse of ``protect_raw`` for key holders (replay, ``lakehouse decrypt``)."""
     names = [c.name for c in client.columns if c.is_pii and c.name in df.columns]
-    if corrupt in df.columns:
-        names.append(corrupt)
+    names += [c for c in (corrupt, RESCUED_COLUMN) if c in df.columns]
     row = F.col(KEY_TOKEN) if KEY_TOKEN in df.columns else None
     return df.withColumns(
         {

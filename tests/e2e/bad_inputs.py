@@ -5,6 +5,7 @@ none of them crashes the job or blocks another client's files. Outcomes:
 - ``Rejected(reason)``: the file is audited REJECTED with that reason, nothing is written;
 - ``Rows(read, bad)``: the file is read; ``bad`` of its ``read`` records are quarantined
   (``reasons`` lists codes that must appear), the rest are valid;
+- ``Held(reason)``: audited HELD with that reason (bronze and quarantine written, no silver);
 - ``Duplicate``: audited DUPLICATE (same bytes as an ingested file);
 - ``Ignored``: never picked up (hidden in-progress names).
 """
@@ -19,6 +20,7 @@ __all__ = [
     "XXE_SECRET",
     "BadInput",
     "Duplicate",
+    "Held",
     "Ignored",
     "Rejected",
     "Rows",
@@ -43,6 +45,12 @@ class Rows:
 
 
 @dataclass(frozen=True)
+class Held:
+    reason: str
+    read: int
+
+
+@dataclass(frozen=True)
 class Duplicate:
     pass
 
@@ -52,7 +60,7 @@ class Ignored:
     pass
 
 
-Outcome = Rejected | Rows | Duplicate | Ignored
+Outcome = Rejected | Rows | Held | Duplicate | Ignored
 
 
 @dataclass(frozen=True)
@@ -229,6 +237,14 @@ def corpus() -> list[BadInput]:
             _csv(*_good(2800), GOOD_ROW.format(n=2800)),
             None,
             Rows(4, 2, frozenset({"member_id:duplicate_key_in_file"})),
+        ),
+        (
+            # A header acme.yaml does not declare: the default schema_evolution mode,
+            # failOnNewColumns, holds the file (an unclassified column may hold PII).
+            "undeclared_column",
+            _csv(*[r + ",x" for r in _good(3000)], header=HEADER + ",Nickname"),
+            None,
+            Held("schema_drift:new_columns=1", 3),
         ),
         (
             "quoted_newline_in_name",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from bad_inputs import XXE_SECRET, Duplicate, Ignored, Rejected, Rows, write_corpus
+from bad_inputs import XXE_SECRET, Duplicate, Held, Ignored, Rejected, Rows, write_corpus
 from e2e_support import REPO, TEST_KEYS, Workspace, ingest_in_process, run, spark_submit_env
 from format_clients import write_clients
 from pyspark.sql import SparkSession
@@ -55,6 +55,10 @@ def test_bad_inputs_are_each_accounted_for(workspace: Workspace, httpserver: HTT
             assert row is not None, item.kind
             assert (row["status"], row["reason"]) == ("REJECTED", outcome.reason), item.kind
             assert row["rows_read"] is None, item.kind
+        elif isinstance(outcome, Held):
+            assert row is not None, item.kind
+            assert (row["status"], row["reason"]) == ("HELD", outcome.reason), item.kind
+            assert row["rows_read"] == outcome.read and "Nickname" in row["error"], item.kind
         elif isinstance(outcome, Duplicate):
             assert row is not None and row["status"] == "DUPLICATE", item.kind
         else:

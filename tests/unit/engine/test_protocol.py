@@ -543,3 +543,24 @@ def test_history_is_typed_and_newest_first(engine: TableEngine, two_clients: Pat
     ]
     assert (history[0].inserted, history[0].updated, history[0].deleted) == (3, 0, 0)
     assert [c.version for c in engine.history(two_clients, limit=2)] == [2, 1]
+
+
+def test_a_new_nullable_column_enters_by_merge_and_by_staged_append(
+    engine: TableEngine, seeded: Path, spark: SparkSession
+) -> None:
+    """Schema evolution of silver: a column the table lacks is added by a merge (and by a
+    Spark-staged append); rows written before it read NULL; ``schema`` reports it."""
+    wider = SCHEMA + ", care_plan string"
+    changes = spark.createDataFrame([("acme", "2", "h2b", D, 2, "b2", "CP")], wider)
+    result = engine.merge_scd1(seeded, changes, _spec(), retries=0)
+    assert (result.inserted, result.updated) == (0, 1)
+    rows = {r["k"]: r["care_plan"] for r in engine.read(seeded).to_pylist()}
+    assert rows == {"1": None, "2": "CP"}
+    staged = spark.createDataFrame(
+        [("acme", "3", "h3", D, 3, "c", "CP3", 7)], wider + ", visits bigint"
+    )
+    assert engine.append_frame(seeded, staged, partition=("client_id", "acme"))  # rows unknown
+    schema = engine.schema(seeded)
+    assert schema is not None
+    assert pa.types.is_int64(schema.field("visits").type) and schema.field("visits").nullable
+    assert engine.schema(seeded.parent / "none") is None

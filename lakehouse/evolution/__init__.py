@@ -1,0 +1,1 @@
+"""Schema evolution: modes for undeclared headers, the schema registry, diff and approval."""
