@@ -129,6 +129,13 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], list[Problem]]:
         ) from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"not valid YAML: {exc}", path=str(path)) from exc
+    except ValueError as exc:  # PyYAML builds dates itself: 1900-13-01 raises here
+        raise ConfigError(
+            f"a value is not what it looks like ({exc})",
+            path=str(path),
+            expected="a real date such as 1900-01-01",
+            fix="fix the date, or quote the value to keep it as text",
+        ) from exc
     finally:
         loader.dispose()
     if data is None:
@@ -203,7 +210,7 @@ def _explained(model: type[BaseModel], data: Mapping[str, Any], error: Any) -> I
         return
     kind = error["type"]
     found = error.get("input")
-    found_text = None if isinstance(found, dict | list) or found is None else repr(found)
+    found_text = _shown(found)
     message = str(cause) if cause is not None else str(error["msg"])
     for prefix in _PREFIXES:
         message = message.removeprefix(prefix)
@@ -229,6 +236,15 @@ def _explained(model: type[BaseModel], data: Mapping[str, Any], error: Any) -> I
     elif kind == "model_type" or kind == "dict_type":
         message, expected = "not a mapping", "a mapping of keys (key: value, indented below)"
     yield Problem(_display_key(data, _without_tags(data, loc)), message, expected, found_text)
+
+
+def _shown(value: object) -> str | None:
+    """A found value as the user wrote it (a YAML date as 2026-01-01, not datetime.date)."""
+    if isinstance(value, dict | list) or value is None:
+        return None
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return repr(value)
 
 
 def _list_expected(model: type[BaseModel], loc: tuple[Any, ...], found: object) -> str:

@@ -309,3 +309,15 @@ def test_export_profiles_are_checked_the_same_way(tmp_path: Path) -> None:
             "'claims'",
         )
     ]
+
+
+def test_an_impossible_yaml_date_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    text = ACME_TEXT.replace("min_date: 1900-01-01", "min_date: 1900-13-01")
+    assert _problems(tmp_path, text) == [
+        (
+            None,
+            "a value is not what it looks like (month must be in 1..12)",
+            "a real date such as 1900-01-01",
+            None,
+        )
+    ]
