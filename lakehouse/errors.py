@@ -76,6 +76,7 @@ class ConfigError(LakehouseError):
         self.key = key
         self.expected = expected
         self.found = found
+        self.problem = message  # the problem alone, without file, key, expected and found
         detail = f"{path}"
         if key:
             detail += f": key '{key}'"

@@ -29,6 +29,7 @@ from lakehouse.ops import (
     Column,
     audit_rows,
     check_client_files,
+    check_exports_file,
     check_schedules_file,
     client_json_schema,
     client_status,
@@ -39,6 +40,7 @@ from lakehouse.ops import (
     to_json,
 )
 from lakehouse.ops.render import FILE_OUTCOME
+from lakehouse.privacy.profiles import DEFAULT_EXPORTS
 
 __all__ = ["register"]
 
@@ -171,16 +173,20 @@ def _cmd_validate_config(args: argparse.Namespace) -> int:
     settings = load_cli_settings(args)  # settings errors stop here, naming file and key
     clients, problems = check_client_files(settings.clients_dir)
     schedules = args.schedules or (DEFAULT_SCHEDULES if DEFAULT_SCHEDULES.exists() else None)
+    with_files = {p.stem for p in client_files(settings.clients_dir)} | set(clients)
     if schedules is not None:
-        with_files = {p.stem for p in client_files(settings.clients_dir)} | set(clients)
         problems += check_schedules_file(schedules, with_files)
+    exports = args.exports or (DEFAULT_EXPORTS if DEFAULT_EXPORTS.exists() else None)
+    if exports is not None:
+        problems += check_exports_file(exports, clients, with_files)
     if args.json:
         print(to_json({"ok": sorted(clients), "problems": [p.as_row() for p in problems]}))
     else:
         for client_id, client in sorted(clients.items()):
             print(f"ok     {client_id}: dataset={client.dataset} columns={len(client.columns)}")
-        if schedules is not None and not any(p.file == str(schedules) for p in problems):
-            print(f"ok     {schedules}")
+        for extra in (schedules, exports):
+            if extra is not None and not any(p.file == str(extra) for p in problems):
+                print(f"ok     {extra}")
         for problem in problems:
             print(f"error  {problem}")
         if problems:
@@ -276,6 +282,9 @@ def register(sub: Subcommands) -> None:
     check = sub.add_parser("validate-config", help="check every configuration file")
     settings_args(check)
     check.add_argument("--schedules", type=Path, help=f"default: {DEFAULT_SCHEDULES} if present")
+    check.add_argument(
+        "--exports", type=Path, help=f"export profiles; default: {DEFAULT_EXPORTS} if present"
+    )
     _json_flag(check)
     check.set_defaults(func=_cmd_validate_config)
 

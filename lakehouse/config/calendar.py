@@ -20,9 +20,18 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zoneinfo
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from lakehouse.config.problems import one_or_many
 
 __all__ = ["DeliveryCalendar", "Weekday", "check_time_zone", "parse_duration"]
 
@@ -61,10 +70,10 @@ class DeliveryCalendar(BaseModel):
     every: Literal["day", "business_day", "week", "month"] = Field(
         "day", description="day | business_day (MON-FRI, minus holidays) | week | month."
     )
-    weekdays: tuple[Weekday, ...] = Field(
+    weekdays: Annotated[tuple[Weekday, ...], BeforeValidator(one_or_many)] = Field(
         (), description="every: week: the delivery days (default MON)."
     )
-    month_days: tuple[int, ...] = Field(
+    month_days: Annotated[tuple[int, ...], BeforeValidator(one_or_many)] = Field(
         (),
         description="every: month: days of the month (default 1); 31 means the month's last.",
     )
@@ -72,7 +81,9 @@ class DeliveryCalendar(BaseModel):
     timezone: str = Field("UTC", description="IANA time zone of 'by' and of the due days.")
     files: int = Field(1, ge=1, le=99, description="Files due each day: _1.._N (1: bare or _1).")
     grace: str = Field("0m", description="Tolerance after 'by' before a delivery is late.")
-    holidays: tuple[dt.date, ...] = Field((), description="Days on which nothing is due.")
+    holidays: Annotated[tuple[dt.date, ...], BeforeValidator(one_or_many)] = Field(
+        (), description="Days on which nothing is due."
+    )
     start: dt.date | None = Field(
         None, description="First due day; default: the client's first delivered file's date."
     )

@@ -16,9 +16,18 @@ over the column; the latest record per member and purpose counts.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from lakehouse.config.problems import one_or_many
 
 __all__ = ["ConsentSettings"]
 
@@ -30,7 +39,9 @@ class ConsentSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    purposes: tuple[str, ...] = Field(min_length=1, description="Purposes, snake_case.")
+    purposes: Annotated[tuple[str, ...], BeforeValidator(one_or_many)] = Field(
+        min_length=1, description="Purposes, snake_case."
+    )
     default: Literal["deny", "grant"] = Field(
         "deny", description="Consent of a member with no record and no column value."
     )
@@ -38,7 +49,7 @@ class ConsentSettings(BaseModel):
         None, description="A string column of the client's file listing granted purposes."
     )
     separator: str = Field("|", min_length=1, max_length=1)
-    erase_on_withdrawal: tuple[str, ...] = Field(
+    erase_on_withdrawal: Annotated[tuple[str, ...], BeforeValidator(one_or_many)] = Field(
         (), description="Purposes whose withdrawal erases the member (as `lakehouse forget`)."
     )
 

@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
-from lakehouse.config.models import ClientConfig, KeyedValueError, Settings
+from lakehouse.config.models import ClientConfig, Settings
+from lakehouse.config.problems import read_yaml, validation_problems
 from lakehouse.errors import ConfigError
 from lakehouse.evolution.overlay import is_overlay, merge_overlay, overlay_path
 
@@ -33,30 +33,25 @@ _Model = TypeVar("_Model", bound=BaseModel)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
+    """The file's top-level mapping; a duplicate key is an error (PyYAML keeps the last)."""
+    data, duplicates = read_yaml(path)
+    if duplicates:
+        first = duplicates[0]
         raise ConfigError(
-            f"cannot read file ({exc.strerror})", path=str(path), fix="check the path"
-        ) from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"not UTF-8 text (byte {exc.start})", path=str(path), fix="save the file as UTF-8"
-        ) from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"not valid YAML: {exc}", path=str(path)) from exc
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(
-            "top level must be a mapping",
+            first.message,
             path=str(path),
-            expected="a mapping",
-            found=type(data).__name__,
+            key=first.key,
+            expected=first.expected,
+            found=first.found,
+            fix="keep one of them" + _more(len(duplicates)),
         )
     return data
+
+
+def _more(count: int) -> str:
+    if count <= 1:
+        return ""
+    return f"; `lakehouse validate-config` lists all {count} problems of this file"
 
 
 def _validate(
@@ -65,43 +60,23 @@ def _validate(
     path: Path,
     origins: Mapping[Any, str] | None = None,
 ) -> _Model:
+    """``model`` from ``data``, or a ``ConfigError`` naming the first problem (a misspelt
+    key first) with its key, what was expected and what was found."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors()
-        # A misspelt required key is both 'missing' and 'extra': name the typo first.
-        first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-        loc = tuple(first["loc"])
-        cause = (first.get("ctx") or {}).get("error")
-        if isinstance(cause, KeyedValueError):
-            loc += cause.key
-        key = ".".join(str(part) for part in loc) or None
-        found = first.get("input")
-        found_text = None if isinstance(found, dict | list) else repr(found)
-        if isinstance(cause, KeyedValueError):
-            found_text = cause.found
-        origin = origins.get(loc[0]) if origins and loc else None
+        problems = validation_problems(model, data, exc)
+        first = problems[0]
+        top = (first.key or "").split(".")[0].split("[")[0]
+        origin = origins.get(top) if origins else None
         raise ConfigError(
-            first["msg"] + (f" (value from {origin})" if origin else ""),
+            first.message + (f" (value from {origin})" if origin else ""),
             path=str(path),
-            key=key,
-            expected=_expected(first),
-            found=found_text,
-            fix="see `lakehouse config-schema` for every key and its type",
+            key=first.key,
+            expected=first.expected,
+            found=first.found,
+            fix="see `lakehouse config-schema` for every key and its type" + _more(len(problems)),
         ) from exc
-
-
-def _expected(error: Mapping[str, Any]) -> str | None:
-    ctx = error.get("ctx") or {}
-    if isinstance(ctx.get("error"), KeyedValueError):
-        return str(ctx["error"].expected)
-    if "expected" in ctx:
-        return str(ctx["expected"])
-    if error["type"] == "extra_forbidden":
-        return "no such key (check the spelling)"
-    if error["type"] == "missing":
-        return "the key to be present"
-    return None
 
 
 def load_settings(

@@ -9,15 +9,25 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from lakehouse.alerts.config import AlertSettings
 from lakehouse.config.calendar import DeliveryCalendar
 from lakehouse.config.consent import ConsentSettings
 from lakehouse.config.gold import GoldSettings
+from lakehouse.config.problems import KeyedValueError, KeyedValueErrors, one_or_many
 from lakehouse.config.retention import RetentionPolicy
 
 __all__ = [
@@ -31,7 +41,10 @@ __all__ = [
     "FileFormat",
     "FileKind",
     "GeneraliseOptions",
+    "KeyedValueError",
+    "KeyedValueErrors",
     "MaskOptions",
+    "OneOrMany",
     "PhiSettings",
     "PiiPolicy",
     "RetentionPolicy",
@@ -65,16 +78,10 @@ FileKind = Literal["csv", "jsonl", "xml"]
 """How a landing file is written; also its file-name extension (``acme_2026-01-05.jsonl``)."""
 
 
-class KeyedValueError(ValueError):
-    """A validator error about a key below the validated model (for ``ConfigError.key``)."""
-
-    def __init__(
-        self, message: str, *, key: tuple[str | int, ...], expected: str, found: str
-    ) -> None:
-        super().__init__(message)
-        self.key = key
-        self.expected = expected
-        self.found = found
+OneOrMany = Annotated[
+    tuple[str, ...], BeforeValidator(one_or_many, json_schema_input_type=str | list[str])
+]
+"""A list of strings; a single string is accepted as a list of one."""
 
 
 class _Frozen(BaseModel):
@@ -85,7 +92,7 @@ class Checks(_Frozen):
     """Value checks applied after standardisation; each failure becomes a reason code."""
 
     regex: str | None = Field(None, description="Full-match regular expression (raw string).")
-    isin: tuple[str, ...] | None = Field(None, description="Allowed values (after casing).")
+    isin: OneOrMany | None = Field(None, description="Allowed values (after casing).")
     min_length: int | None = Field(None, ge=0)
     max_length: int | None = Field(None, ge=1)
     min: float | None = Field(None, description="Minimum for integer/number columns.")
@@ -144,7 +151,7 @@ class ColumnSpec(_Frozen):
     source: str | None = Field(None, description="Header in the client's file; default: name.")
     type: ColumnType = "string"
     required: bool = Field(False, description="Empty or missing values fail 'not_null'.")
-    formats: tuple[str, ...] = Field(
+    formats: OneOrMany = Field(
         (), description="Date columns: accepted Spark date patterns, tried in order."
     )
     case: Literal["upper", "lower", "title", "none"] = Field(
@@ -209,30 +216,65 @@ class ColumnSpec(_Frozen):
 
     @model_validator(mode="after")
     def _pii_options_match_policy(self) -> ColumnSpec:
+        problems: list[KeyedValueError] = []
         for option in ("mask", "generalise"):
             if getattr(self, option) is not None and self.pii != option:
-                raise ValueError(
-                    f"column '{self.name}' has '{option}' options but pii is "
-                    f"{self.pii!r}: a PII column needs its policy; set pii: {option}"
+                problems.append(
+                    KeyedValueError(
+                        f"column '{self.name}' has '{option}' options but its pii policy is "
+                        f"{self.pii!r}; set pii: {option} (or remove the options)",
+                        key=("pii",),
+                        expected=repr(option),
+                        found=repr(self.pii),
+                    )
                 )
         if self.pii == "generalise":
             to = self.generalisation
             allowed = {"date": ("year", "age_band"), "zip": ("zip3",)}.get(self.type, ())
             if to not in allowed:
-                raise ValueError(
-                    f"generalise of a '{self.type}' column: expected "
-                    f"{' or '.join(allowed) or 'a date or zip column'}, found {to!r}"
+                problems.append(
+                    KeyedValueError(
+                        f"a '{self.type}' column generalises to "
+                        f"{' or '.join(map(repr, allowed))}, not {to!r}"
+                        if allowed
+                        else f"a '{self.type}' column cannot be generalised (only date and zip "
+                        "columns can)",
+                        key=("generalise", "to") if self.generalise else ("pii",),
+                        expected=" or ".join(map(repr, allowed)) or "a date or zip column",
+                        found=repr(to) if self.generalise else "'generalise'",
+                    )
                 )
         if self.free_text:
             if self.type != "string":
-                raise ValueError(f"free_text applies to string columns, not '{self.type}'")
-            if self.pii is None:
-                raise ValueError(
-                    f"free_text column '{self.name}' is PII and needs a policy for what "
-                    "remains after redaction (keep, encrypt, drop)"
+                problems.append(
+                    KeyedValueError(
+                        f"free_text applies to string columns, not '{self.type}'",
+                        key=("type",),
+                        expected="'string' (with free_text: true)",
+                        found=repr(self.type),
+                    )
                 )
-            if self.pii in ("mask", "generalise"):
-                raise ValueError(f"free_text column '{self.name}' cannot use pii '{self.pii}'")
+            if self.pii is None:
+                problems.append(
+                    KeyedValueError(
+                        f"free_text column '{self.name}' is PII and needs a policy for what "
+                        "remains after redaction",
+                        key=("pii",),
+                        expected="'keep', 'encrypt' or 'drop'",
+                        found="no pii",
+                    )
+                )
+            elif self.pii in ("mask", "generalise"):
+                problems.append(
+                    KeyedValueError(
+                        f"free_text column '{self.name}' cannot use pii '{self.pii}'",
+                        key=("pii",),
+                        expected="'keep', 'encrypt', 'deterministic_encrypt', 'token' or 'drop'",
+                        found=repr(self.pii),
+                    )
+                )
+        if problems:
+            raise KeyedValueErrors(problems)
         return self
 
     @property
@@ -439,7 +481,7 @@ class Thresholds(_Frozen):
 class PhiSettings(_Frozen):
     """Free-text PHI scanning for ``free_text`` columns."""
 
-    mrn_patterns: tuple[str, ...] = Field(
+    mrn_patterns: OneOrMany = Field(
         (), description="Regexes of this client's medical record numbers (whole tokens)."
     )
 
@@ -483,6 +525,111 @@ class SchemaEvolution(_Frozen):
         return self.columns.get(header, self.mode)
 
 
+@dataclass(frozen=True)
+class _ColumnFacts:
+    """What the cross-field rules need of a column (from a model or from raw YAML)."""
+
+    name: str
+    header: str
+    required: bool | None  # None: not a boolean in the raw data (reported by itself)
+    pii: str | None
+    type: str | None  # None: not a valid type in the raw data
+    free_text: bool = False
+    pii_valid: bool = True  # False: not a policy in the raw data (reported by itself)
+
+
+def _raw_facts(raw: object) -> _ColumnFacts | None:
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("name"), str):
+        return None
+    source = raw.get("source")
+    required = raw.get("required", False)
+    pii = raw.get("pii")
+    kind = raw.get("type", "string")
+    return _ColumnFacts(
+        name=raw["name"],
+        header=source if isinstance(source, str) else raw["name"],
+        required=required if isinstance(required, bool) else None,
+        pii=pii if pii in get_args(PiiPolicy) else None,
+        type=kind if kind in get_args(ColumnType) else None,
+        free_text=raw.get("free_text") is True,
+        pii_valid=pii is None or pii in get_args(PiiPolicy),
+    )
+
+
+def _cross_field_problems(
+    columns: Sequence[_ColumnFacts | None], merge_key: Sequence[str], consent_column: str | None
+) -> list[KeyedValueError]:
+    """Column names and headers unique; merge key columns exist, are required and are
+    tokenised or kept; the consent column is a non-PII string column. Every problem."""
+    problems: list[KeyedValueError] = []
+    indexed = [(i, c) for i, c in enumerate(columns) if c is not None]
+    names = [c.name for _, c in indexed]
+    for label in ("name", "source"):
+        seen: dict[str, int] = {}
+        for index, facts in indexed:
+            value = facts.name if label == "name" else facts.header
+            if value not in seen:
+                seen[value] = index
+                continue
+            problems.append(
+                KeyedValueError(
+                    f"duplicate column {label} '{value}' (columns {seen[value] + 1} and "
+                    f"{index + 1})",
+                    key=("columns", index, label),
+                    expected=f"unique column {label}s",
+                    found=repr(value),
+                )
+            )
+    by_name = {c.name: c for _, c in indexed}
+    complete = len(indexed) == len(columns)  # else a key may name a malformed column
+    if consent_column is not None:
+        consent = by_name.get(consent_column)
+        unsuitable = consent is not None and (
+            consent.type not in ("string", "code", None) or bool(consent.pii) or consent.free_text
+        )
+        if unsuitable or (consent is None and complete):
+            problems.append(
+                KeyedValueError(
+                    f"consent column '{consent_column}' must be a non-PII string column",
+                    key=("consent", "column"),
+                    expected=f"a string or code column without pii, one of {', '.join(names)}",
+                    found=repr(consent_column),
+                )
+            )
+    for i, key in enumerate(merge_key):
+        column = by_name.get(key)
+        if column is None:
+            if complete:
+                problems.append(
+                    KeyedValueError(
+                        f"merge_key column '{key}' is not among the columns",
+                        key=("merge_key", i),
+                        expected=f"one of {', '.join(names)}",
+                        found=repr(key),
+                    )
+                )
+            continue
+        if column.required is False:
+            problems.append(
+                KeyedValueError(
+                    f"merge_key column '{key}' must be required (set required: true on it)",
+                    key=("merge_key", i),
+                    expected="a required column",
+                    found="required: false",
+                )
+            )
+        if column.pii_valid and column.pii not in (None, "token", "keep"):
+            problems.append(
+                KeyedValueError(
+                    f"merge_key column '{key}' has pii '{column.pii}'; use token (or keep)",
+                    key=("merge_key", i),
+                    expected="pii: token or keep",
+                    found=f"pii: {column.pii}",
+                )
+            )
+    return problems
+
+
 class ClientConfig(_Frozen):
     """One client's files, as declared in ``clients/<client_id>.yaml``."""
 
@@ -492,7 +639,7 @@ class ClientConfig(_Frozen):
     phone_region: str = Field("US", min_length=2, max_length=2, description="ISO 3166 region.")
     file: FileFormat = FileFormat()
     columns: tuple[ColumnSpec, ...] = Field(min_length=1)
-    merge_key: tuple[str, ...] = Field(min_length=1)
+    merge_key: OneOrMany = Field(min_length=1)
     thresholds: Thresholds = Thresholds()
     phi: PhiSettings = PhiSettings()
     delivery: DeliveryCalendar | None = Field(
@@ -541,52 +688,31 @@ class ClientConfig(_Frozen):
     @model_validator(mode="after")
     def _consistent(self) -> ClientConfig:
         check_sources(self.file, self.columns)
-        names = [c.name for c in self.columns]
-        headers = [c.header for c in self.columns]
-        for label, values in (("name", names), ("source", headers)):
-            dupes = sorted({v for v in values if values.count(v) > 1})
-            if dupes:
-                second = values.index(dupes[0], values.index(dupes[0]) + 1)
-                raise KeyedValueError(
-                    f"duplicate column {label}(s): {', '.join(dupes)}",
-                    key=("columns", second, label),
-                    expected=f"unique column {label}s",
-                    found=repr(dupes[0]),
-                )
-        by_name = {c.name: c for c in self.columns}
-        if self.consent is not None and self.consent.column is not None:
-            column = by_name.get(self.consent.column)
-            if column is None or column.type not in ("string", "code") or column.is_pii:
-                raise KeyedValueError(
-                    f"consent column '{self.consent.column}' must be a non-PII string column",
-                    key=("consent", "column"),
-                    expected=f"a string or code column without pii, one of {', '.join(names)}",
-                    found=repr(self.consent.column),
-                )
-        for i, key in enumerate(self.merge_key):
-            column = by_name.get(key)
-            if column is None:
-                raise KeyedValueError(
-                    f"merge_key column '{key}' is not among the columns",
-                    key=("merge_key", i),
-                    expected=f"one of {', '.join(names)}",
-                    found=repr(key),
-                )
-            if not column.required:
-                raise KeyedValueError(
-                    f"merge_key column '{key}' must be 'required: true'",
-                    key=("merge_key", i),
-                    expected="a required column",
-                    found="required: false",
-                )
-            if column.pii not in (None, "token", "keep"):
-                raise KeyedValueError(
-                    f"merge_key column '{key}' has pii '{column.pii}'; use token (or keep)",
-                    key=("merge_key", i),
-                    expected="pii token or keep",
-                    found=repr(column.pii),
-                )
+        facts = [_ColumnFacts(c.name, c.header, c.required, c.pii, c.type) for c in self.columns]
+        consent = self.consent.column if self.consent is not None else None
+        problems = _cross_field_problems(facts, self.merge_key, consent)
+        if problems:
+            raise KeyedValueErrors(problems)
         return self
+
+    @classmethod
+    def raw_cross_field_problems(cls, data: Mapping[str, Any]) -> list[KeyedValueError]:
+        """The cross-field rules, checked on raw YAML data as far as it is well-formed (a
+        model validator runs only when every field is valid; an operator wants these
+        problems in the same pass as the others)."""
+        raw_columns = data.get("columns")
+        if not isinstance(raw_columns, list):
+            return []
+        facts: list[_ColumnFacts | None] = [_raw_facts(c) for c in raw_columns]
+        merge_key = one_or_many(data.get("merge_key"))
+        keys = merge_key if isinstance(merge_key, tuple | list) else ()
+        consent = data.get("consent")
+        column = consent.get("column") if isinstance(consent, Mapping) else None
+        return _cross_field_problems(
+            facts,
+            tuple(k for k in keys if isinstance(k, str)),
+            column if isinstance(column, str) else None,
+        )
 
     def column(self, name: str) -> ColumnSpec:
         return next(c for c in self.columns if c.name == name)
@@ -664,7 +790,13 @@ class Settings(_Frozen):
         # The landing stream lists landing recursively: an archive inside it would be re-read.
         archive, landing = self.archive_root.resolve(), self.landing_dir.resolve()
         if archive == landing or landing in archive.parents:
-            raise ValueError("archive_dir must not be inside landing_dir")
+            raise KeyedValueError(
+                "archive_dir must not be inside landing_dir (the landing stream would read "
+                "archived files again)",
+                key=("archive_dir",),
+                expected=f"a directory outside {self.landing_dir}",
+                found=str(self.archive_dir or "<lake_root>/_archive"),
+            )
         return self
 
     def table_path(self, zone: Literal["bronze", "quarantine", "silver"], dataset: str) -> Path:

@@ -6,20 +6,28 @@ repaired: a record with the wrong number of fields has ``_corrupt_record`` set.
 
 from __future__ import annotations
 
-import codecs
 import csv
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import reduce
+from operator import or_
 from pathlib import Path
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakehouse.config.models import ClientConfig
 from lakehouse.errors import LandingFileError
-from lakehouse.landing.line_endings import LineEndings, count_line_endings, record_terminators
+from lakehouse.landing.header_hint import csv_reader, unknown_headers_hint
+from lakehouse.landing.line_endings import (
+    DROP,
+    MAX_RUNS,
+    LineEndings,
+    Run,
+    count_line_endings,
+    scan_records,
+)
 from lakehouse.spark import FILE_CACHE
 
 __all__ = ["CORRUPT_COLUMN", "RECORD_COLUMN", "HeaderReject", "LandingRead", "read_landing_csv"]
@@ -59,8 +67,10 @@ class LandingRead:
 @dataclass(frozen=True)
 class _Layout:
     header: list[str]
-    line_separator: str | None  # None: let Spark detect \n / \r\n
+    line_separator: str | None  # None: let Spark detect \n / \r\n (or any, line-based)
     truncated_crlf: bool  # a CRLF file whose last terminator is a bare \r
+    multiline: bool = True  # False: read line-based (also a mixed file without quoted breaks)
+    repairs: tuple[Run, ...] = ()  # a mixed file split on \n: stray \r and blank lines
 
 
 def _ends_with_bare_cr(path: Path) -> bool:
@@ -70,65 +80,91 @@ def _ends_with_bare_cr(path: Path) -> bool:
     return tail.endswith(b"\r") and not tail.endswith(b"\r\n")
 
 
-def _record_separator(
-    path: Path, client: ClientConfig, endings: LineEndings | None
-) -> tuple[str | None, bool]:
-    """The separator Spark must split records on (None: its default, ``\n`` or ``\r\n``)
-    and whether the file is CRLF with its last terminator truncated to a bare ``\r``.
+def _mixed(
+    path: Path, client: ClientConfig, kinds: tuple[str, ...], detail: str
+) -> LandingFileError:
+    return LandingFileError(
+        "records end in more than one way ("
+        + ", ".join(repr(k).strip("'") for k in kinds)
+        + f") {detail}",
+        reason=HeaderReject.MIXED_LINE_ENDINGS,
+        client=client.client_id,
+        file=path.name,
+    )
+
+
+def _record_layout(
+    path: Path, client: ClientConfig, endings: LineEndings | None, header: list[str]
+) -> _Layout:
+    """How Spark must split ``path`` into records, and what it must repair after.
+
+    One record terminator: ``lineSep`` set to it (``None``, Spark's default, for ``\n``).
+    Several, outside quotes, in a ``multiLine`` file: without line breaks inside quoted
+    values a line-based read is exact (Hadoop's line reader ends lines at all three); with
+    them, ``\r\n`` and ``\n`` records are split on ``\n`` and the ``\r`` a ``\r\n``
+    record leaves in its unquoted last field is removed where the scan saw one (``repairs``).
 
     Raises:
-        LandingFileError: a ``multiLine`` file whose records end in more than one way.
+        LandingFileError: ``mixed_line_endings``: bare ``\r`` record ends mixed with others
+            in a file whose quoted values hold line breaks (no separator splits it), or a
+            file that switches endings more than ``MAX_RUNS`` times (see DesignDoc).
     """
     counted = endings if endings is not None else count_line_endings(path)
     truncated = bool(counted.crlf and counted.cr == 1 and _ends_with_bare_cr(path))
     if truncated:  # "...,last\r<EOF>": a CRLF file whose final LF was lost
         counted = replace(counted, cr=0)
-    if len(counted.kinds) > 1 and client.file.multiline:
-        # Bare \n inside quoted values of a CRLF file (a spreadsheet cell's line break) is
-        # data: only the terminators outside quotes decide.
-        counted = record_terminators(path, client.file)
-        if truncated:
-            counted = replace(counted, cr=max(0, counted.cr - 1))
-    kinds = counted.kinds
-    if len(kinds) > 1:
-        if not client.file.multiline:
-            return None, truncated  # Spark's line reader ends records at \n, \r\n and \r
-        raise LandingFileError(
-            "records end in more than one way ("
-            + ", ".join(repr(k).strip("'") for k in kinds)
-            + "); a multi-line CSV needs one record terminator",
-            reason=HeaderReject.MIXED_LINE_ENDINGS,
-            client=client.client_id,
-            file=path.name,
+    if len(counted.kinds) <= 1 or not client.file.multiline:
+        return _Layout(
+            header, _SEPARATORS.get(_only(counted.kinds)), truncated, client.file.multiline
         )
-    # Consistently CRLF: say so, or Spark turns \r\n inside quoted values into \n.
-    return {"\r\n": "\r\n", "\r": "\r"}.get(kinds[0] if kinds else "", None), truncated
+    # Bare \n inside quoted values of a CRLF file (a spreadsheet cell's line break) is
+    # data: only the terminators outside quotes decide.
+    scan = scan_records(path, client.file, columns=len(header))
+    counted = scan.terminators
+    if truncated:
+        counted = replace(counted, cr=max(0, counted.cr - 1))
+    kinds = counted.kinds
+    if len(kinds) <= 1:
+        return _Layout(header, _SEPARATORS.get(_only(kinds)), truncated)
+    if not scan.quoted_breaks:
+        return _Layout(header, None, truncated, multiline=False)
+    if "\r" in kinds:
+        raise _mixed(
+            path,
+            client,
+            kinds,
+            "and quoted values hold line breaks: bare \\r record ends cannot be told from "
+            "them by any one separator; re-export the file with one line ending",
+        )
+    if scan.runs is None:
+        raise _mixed(
+            path,
+            client,
+            kinds,
+            f"switching between them more than {MAX_RUNS} times in a file whose quoted values "
+            "hold line breaks; re-export the file with one line ending",
+        )
+    # The scan counted the final bare \r as a record end and plans its repair itself.
+    return _Layout(header, "\n", truncated_crlf=False, repairs=scan.runs)
+
+
+# Consistently CRLF: say so, or Spark turns \r\n inside quoted values into \n.
+_SEPARATORS = {"\r\n": "\r\n", "\r": "\r"}
+
+
+def _only(kinds: tuple[str, ...]) -> str:
+    return kinds[0] if len(kinds) == 1 else ""
 
 
 def _read_layout(path: Path, client: ClientConfig, endings: LineEndings | None) -> _Layout:
     with path.open("rb") as handle:
         probe = handle.read(_HEADER_PROBE_BYTES)
     header = _parse_header(probe, path, client)
-    separator, truncated = _record_separator(path, client, endings)
-    return _Layout(header=header, line_separator=separator, truncated_crlf=truncated)
+    return _record_layout(path, client, endings, header)
 
 
 def _parse_header(probe: bytes, path: Path, client: ClientConfig) -> list[str]:
-    encoding = client.file.encoding
-    if codecs.lookup(encoding).name == "utf-8":
-        encoding = "utf-8-sig"  # tolerate a byte-order mark before the header
-    try:
-        text = probe.decode(encoding, errors="strict")
-    except UnicodeDecodeError:
-        # The probe may end inside a multi-byte character; decode what is complete.
-        text = probe.decode(encoding, errors="ignore")
-    reader = csv.reader(
-        io.StringIO(text, newline=""),  # records may end in \r\n, \n or a bare \r
-        delimiter=client.file.delimiter,
-        quotechar=client.file.quote,
-        doublequote=client.file.escape == client.file.quote,
-        escapechar=None if client.file.escape == client.file.quote else client.file.escape,
-    )
+    reader = csv_reader(probe, client.file)
     try:
         return next(reader)
     except StopIteration:
@@ -168,16 +204,11 @@ def check_header(
     configured = {c.header for c in client.columns}
     missing = [c.header for c in client.columns if c.header not in header]
     if missing:
-        unknown = len({h for h in header if h not in configured})
-        # Unknown headers are counted, never named: they may be a data row (no header line).
-        hint = (
-            f"; the file has {unknown} header(s) the config does not declare (renamed? "
-            f"compare the file's header with clients/{client.client_id}.yaml)"
-            if unknown
-            else ""
-        )
         raise LandingFileError(
-            f"header lacks configured column(s): {', '.join(missing)}{hint}",
+            f"header lacks configured column(s): {', '.join(missing)}"
+            + unknown_headers_hint(
+                path, client, header, configured, probe_bytes=_HEADER_PROBE_BYTES
+            ),
             reason=HeaderReject.MISSING_COLUMNS,
             client=client.client_id,
             file=path.name,
@@ -227,7 +258,7 @@ def read_landing_csv(
             quote=client.file.quote,
             escape=client.file.escape,
             encoding=client.file.encoding,
-            multiLine=client.file.multiline,
+            multiLine=layout.multiline,
             mode="PERMISSIVE",
             # Above this many fields in one record the parser gives up on the whole file.
             maxColumns=_MAX_COLUMNS,
@@ -238,18 +269,21 @@ def read_landing_csv(
         )
         .csv(str(path.resolve()))
     )
+    raw = raw.withColumn("_mid", F.monotonically_increasing_id())
+    if layout.repairs:
+        raw = _repaired(raw, layout.repairs, positional)
     by_header = {h: f"_c{i}" for i, h in enumerate(header)}
     selected = raw.select(
         *[F.col(by_header[c.header]).alias(c.name) for c in client.columns],
         *[F.col(by_header[header]).alias(name) for header, name in extra],
         F.col(CORRUPT_COLUMN),
-        F.monotonically_increasing_id().alias("_mid"),
+        F.col("_mid"),
     )
     try:
         small = _small_single_split(spark, path)
         spread, records = _numbered_and_spread(
             selected,
-            one_split=small or client.file.multiline,
+            one_split=small or layout.multiline,
             partitions=None if small else _partitions(spark, path),
         )
     except Exception as exc:
@@ -275,6 +309,41 @@ def read_landing_csv(
                 ).otherwise(F.col(last)),
             )
     return LandingRead(frame=frame, ignored_headers=ignored, persisted=spread, rows=records)
+
+
+def _repaired(raw: DataFrame, runs: tuple[Run, ...], positional: list[str]) -> DataFrame:
+    """Apply the scan's repairs to a ``multiLine`` read split on ``\\n`` (one split, so
+    ``_mid`` is the record's position): drop blank ``\\r\\n`` lines, remove the ``\\r`` a
+    ``\\r\\n`` record left at the end of its unquoted last field (an unquoted field that
+    was empty is NULL, as anywhere else) and number the records that remain densely."""
+    position = F.col("_mid")
+
+    def within(selected: list[Run]) -> Column:
+        return reduce(or_, [position.between(r.first, r.last) for r in selected], F.lit(False))
+
+    repairs = {}
+    for index, name in enumerate(positional):
+        strip = [r for r in runs if r.action == index]
+        if strip:
+            value = F.col(name)
+            repairs[name] = F.when(
+                within(strip) & value.endswith("\r"),
+                F.when(F.length(value) == 1, F.lit(None)).otherwise(
+                    value.substr(F.lit(1), F.length(value) - 1)
+                ),
+            ).otherwise(value)
+    repaired = raw.withColumns(repairs) if repairs else raw
+    dropped = [r for r in runs if r.action == DROP]
+    if not dropped:
+        return repaired
+    shift = reduce(
+        lambda acc, r: F.when(position.between(r.first, r.last), F.lit(r.dropped_before)).otherwise(
+            acc
+        ),
+        [r for r in runs if r.dropped_before],
+        F.lit(0),
+    )
+    return repaired.filter(~within(dropped)).withColumn("_mid", position - shift)
 
 
 def _small_single_split(spark: SparkSession, path: Path) -> bool:

@@ -5,7 +5,12 @@ silver changes), configuration checks and the client JSON Schema. Nothing here s
 from __future__ import annotations
 
 from lakehouse.ops.audit_views import audit_rows, client_status, read_audit
-from lakehouse.ops.config_check import ConfigProblem, check_client_files, check_schedules_file
+from lakehouse.ops.config_check import (
+    ConfigProblem,
+    check_client_files,
+    check_exports_file,
+    check_schedules_file,
+)
 from lakehouse.ops.render import Column, render_table, to_json
 from lakehouse.ops.schema import client_json_schema
 from lakehouse.ops.tables import (
@@ -24,6 +29,7 @@ __all__ = [
     "TableName",
     "audit_rows",
     "check_client_files",
+    "check_exports_file",
     "check_schedules_file",
     "client_json_schema",
     "client_status",

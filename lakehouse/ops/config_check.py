@@ -7,20 +7,21 @@ and what was found.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from lakehouse.config.loader import client_files, load_client
 from lakehouse.config.models import ClientConfig
+from lakehouse.config.problems import Problem, read_yaml, validation_problems
 from lakehouse.errors import ConfigError
 from lakehouse.ops.schedules import Schedules
+from lakehouse.privacy.profiles import ExportsConfig
 
-__all__ = ["ConfigProblem", "check_client_files", "check_schedules_file"]
+__all__ = ["ConfigProblem", "check_client_files", "check_exports_file", "check_schedules_file"]
 
 
 @dataclass(frozen=True)
@@ -43,50 +44,22 @@ class ConfigProblem:
         return text
 
 
-def _expected(error: Mapping[str, Any]) -> str | None:
-    ctx = error.get("ctx") or {}
-    if "expected" in ctx:
-        return str(ctx["expected"])
-    return {
-        "extra_forbidden": "no such key (check the spelling)",
-        "missing": "the key to be present",
-    }.get(error["type"])
-
-
-def _from_validation(path: Path, exc: ValidationError) -> list[ConfigProblem]:
-    problems = []
-    for error in exc.errors():
-        found = error.get("input")
-        problems.append(
-            ConfigProblem(
-                file=str(path),
-                key=".".join(str(part) for part in error["loc"]) or None,
-                message=error["msg"],
-                expected=_expected(error),
-                found=None if isinstance(found, dict | list) or found is None else repr(found),
-            )
-        )
-    return problems
-
-
-def _from_config_error(exc: ConfigError) -> ConfigProblem:
-    if isinstance(exc.__cause__, ValidationError):
-        raise AssertionError("validation errors are expanded, not summarised")  # pragma: no cover
-    return ConfigProblem(file=exc.path, key=exc.key, message=str(exc), expected=None, found=None)
+def _problems(path: Path, found: Sequence[Problem]) -> list[ConfigProblem]:
+    return [ConfigProblem(str(path), p.key, p.message, p.expected, p.found) for p in found]
 
 
 def _validate_all(model: type[BaseModel], path: Path) -> list[ConfigProblem]:
+    """Every problem of one file: duplicate keys, then each field and cross-field rule."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        return [ConfigProblem(str(path), None, f"cannot read YAML: {exc}")]
-    if not isinstance(data, dict):
-        return [ConfigProblem(str(path), None, "top level must be a mapping")]
+        data, duplicates = read_yaml(path)
+    except ConfigError as exc:
+        return [ConfigProblem(str(path), exc.key, exc.problem, exc.expected, exc.found)]
+    problems = _problems(path, duplicates)
     try:
         model.model_validate(data)
     except ValidationError as exc:
-        return _from_validation(path, exc)
-    return []
+        problems += _problems(path, validation_problems(model, data, exc))
+    return problems
 
 
 def check_client_files(
@@ -108,17 +81,7 @@ def check_client_files(
         try:
             client = load_client(path)  # file-level rules: client_id equals the file name
         except ConfigError as exc:
-            problems.append(
-                ConfigProblem(
-                    str(path),
-                    exc.key,
-                    "client_id must match the file name",
-                    exc.expected,
-                    exc.found,
-                )
-                if exc.key == "client_id"
-                else _from_config_error(exc)
-            )
+            problems.append(ConfigProblem(str(path), exc.key, exc.problem, exc.expected, exc.found))
             continue
         clients[client.client_id] = client
     return clients, problems
@@ -130,7 +93,7 @@ def check_schedules_file(path: Path, client_ids: Collection[str]) -> list[Config
     problems = _validate_all(Schedules, path)
     if problems:
         return problems
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data, _ = read_yaml(path)
     return [
         ConfigProblem(
             str(path),
@@ -142,3 +105,41 @@ def check_schedules_file(path: Path, client_ids: Collection[str]) -> list[Config
         for client_id in sorted(data.get("clients") or {})
         if client_id not in client_ids
     ]
+
+
+def check_exports_file(
+    path: Path, clients: Mapping[str, ClientConfig], client_ids: Collection[str]
+) -> list[ConfigProblem]:
+    """Every problem of ``conf/exports.yaml`` (export profiles): the file's own rules, then
+    each profile against the clients (``clients``: the valid ones; ``client_ids``: every
+    client with a file, valid or not): a profile's clients must be configured and write its
+    dataset."""
+    problems = _validate_all(ExportsConfig, path)
+    if problems:
+        return problems
+    data, _ = read_yaml(path)
+    exports = ExportsConfig.model_validate(data)
+    for name, profile in exports.profiles.items():
+        for i, client_id in enumerate(profile.clients):
+            key = f"profiles.{name}.clients[{i}]"
+            if client_id not in client_ids:
+                problems.append(
+                    ConfigProblem(
+                        str(path),
+                        key,
+                        "profile for a client that is not configured",
+                        expected=", ".join(sorted(client_ids)) or "a configured client",
+                        found=repr(client_id),
+                    )
+                )
+            elif client_id in clients and clients[client_id].dataset != profile.dataset:
+                problems.append(
+                    ConfigProblem(
+                        str(path),
+                        f"profiles.{name}.dataset",
+                        f"client '{client_id}' writes another dataset",
+                        expected=repr(clients[client_id].dataset),
+                        found=repr(profile.dataset),
+                    )
+                )
+    return problems

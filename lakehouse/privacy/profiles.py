@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lakehouse.config.loader import _read_yaml, _validate
-from lakehouse.config.models import KeyedValueError
+from lakehouse.config.models import KeyedValueError, KeyedValueErrors, OneOrMany
 from lakehouse.errors import ConfigError
 
 __all__ = [
@@ -92,7 +92,7 @@ class QuasiIdentifier(_Frozen):
     (level 0 is the value as stored)."""
 
     hierarchy: Hierarchy
-    levels: tuple[str, ...] | None = Field(
+    levels: OneOrMany | None = Field(
         None,
         description="Generalisation steps, finest first; default date: month, year, 5y, 10y; "
         "zip: zip3, 000; category: * (group, * with groups); number: required.",
@@ -112,30 +112,39 @@ class QuasiIdentifier(_Frozen):
                 expected=f"a list of {allowed}",
                 found="none",
             )
-        ranks = [level_rank(self.hierarchy, level) for level in levels]
-        for level, rank in zip(levels, ranks, strict=True):
-            if rank is None:
-                raise KeyedValueError(
-                    f"'{level}' is not a level of the {self.hierarchy} hierarchy",
-                    key=("levels",),
-                    expected=allowed,
-                    found=repr(level),
-                )
-        known = [r for r in ranks if r is not None]
+        problems = [
+            KeyedValueError(
+                f"'{level}' is not a level of the {self.hierarchy} hierarchy",
+                key=("levels", i),
+                expected=allowed,
+                found=repr(level),
+            )
+            for i, level in enumerate(levels)
+            if level_rank(self.hierarchy, level) is None
+        ]
+        known = [
+            r for r in (level_rank(self.hierarchy, level) for level in levels) if r is not None
+        ]
         if known != sorted(set(known)) or not _nests(self.hierarchy, levels):
-            raise KeyedValueError(
-                "levels must go from finer to coarser, each band a multiple of the one before",
-                key=("levels",),
-                expected="e.g. [month, year, 5y, 10y]",
-                found=repr(list(levels)),
+            problems.append(
+                KeyedValueError(
+                    "levels must go from finer to coarser, each band a multiple of the one before",
+                    key=("levels",),
+                    expected="e.g. [month, year, 5y, 10y]",
+                    found=repr(list(levels)),
+                )
             )
         if "group" in levels and not self.groups:
-            raise KeyedValueError(
-                "level 'group' needs a groups mapping",
-                key=("groups",),
-                expected="value: group",
-                found="none",
+            problems.append(
+                KeyedValueError(
+                    "level 'group' needs a groups mapping",
+                    key=("groups",),
+                    expected="value: group",
+                    found="none",
+                )
             )
+        if problems:
+            raise KeyedValueErrors(problems)
         return self
 
     @property
@@ -155,7 +164,7 @@ class LDiversity(_Frozen):
 
 
 class _Profile(_Frozen):
-    clients: tuple[str, ...] = Field(min_length=1, description="Clients this profile serves.")
+    clients: OneOrMany = Field(min_length=1, description="Clients this profile serves.")
     dataset: str = Field(description="Silver table name (the clients' dataset).")
     consumer: str = Field(description="Who receives the export (declared under consumers).")
     purpose: str | None = Field(
@@ -168,7 +177,7 @@ class _Profile(_Frozen):
 
 class KAnonymityProfile(_Profile):
     method: Literal["k_anonymity"]
-    columns: tuple[str, ...] = Field(min_length=1, description="Output columns, in order.")
+    columns: OneOrMany = Field(min_length=1, description="Output columns, in order.")
     quasi_identifiers: dict[str, QuasiIdentifier] = Field(min_length=1)
     k: int = Field(ge=2, le=1000)
     max_suppression: float = Field(
@@ -178,22 +187,37 @@ class KAnonymityProfile(_Profile):
 
     @model_validator(mode="after")
     def _columns_known(self) -> KAnonymityProfile:
-        sensitive = [self.l_diversity.column] if self.l_diversity else []
-        for name in [*self.quasi_identifiers, *sensitive]:
-            if name not in self.columns:
-                raise KeyedValueError(
-                    f"'{name}' is not an output column",
-                    key=("quasi_identifiers" if name in self.quasi_identifiers else "l_diversity",),
-                    expected=f"one of columns {list(self.columns)}",
-                    found=repr(name),
-                )
-        if self.l_diversity and self.l_diversity.column in self.quasi_identifiers:
-            raise KeyedValueError(
-                "the sensitive column cannot also be a quasi-identifier",
-                key=("l_diversity", "column"),
-                expected="a column outside quasi_identifiers",
-                found=repr(self.l_diversity.column),
+        problems = [
+            KeyedValueError(
+                f"quasi-identifier '{name}' is not an output column",
+                key=("quasi_identifiers", name),
+                expected=f"one of columns {list(self.columns)}",
+                found=repr(name),
             )
+            for name in self.quasi_identifiers
+            if name not in self.columns
+        ]
+        sensitive = self.l_diversity.column if self.l_diversity else None
+        if sensitive is not None and sensitive not in self.columns:
+            problems.append(
+                KeyedValueError(
+                    f"l_diversity column '{sensitive}' is not an output column",
+                    key=("l_diversity", "column"),
+                    expected=f"one of columns {list(self.columns)}",
+                    found=repr(sensitive),
+                )
+            )
+        if sensitive is not None and sensitive in self.quasi_identifiers:
+            problems.append(
+                KeyedValueError(
+                    "the sensitive column cannot also be a quasi-identifier",
+                    key=("l_diversity", "column"),
+                    expected="a column outside quasi_identifiers",
+                    found=repr(sensitive),
+                )
+            )
+        if problems:
+            raise KeyedValueErrors(problems)
         return self
 
 
@@ -229,7 +253,7 @@ class DpQuery(_Frozen):
 
 class DpCountsProfile(_Profile):
     method: Literal["dp_counts"]
-    group_by: dict[str, tuple[str, ...]] = Field(
+    group_by: dict[str, OneOrMany] = Field(
         min_length=1,
         description="Column -> its public categories; released groups never depend on data.",
     )
@@ -259,26 +283,34 @@ class ExportsConfig(_Frozen):
     @field_validator("profiles", "consumers")
     @classmethod
     def _names(cls, value: dict[str, object]) -> dict[str, object]:
-        for name in value:
-            if not _NAME.match(name):
-                raise KeyedValueError(
-                    "names are lower case letters, digits, '_' and '-'",
-                    key=(name,),
-                    expected="e.g. members_k5",
-                    found=repr(name),
-                )
+        problems = [
+            KeyedValueError(
+                "names are lower case letters, digits, '_' and '-'",
+                key=(name,),
+                expected="e.g. members_k5",
+                found=repr(name),
+            )
+            for name in value
+            if not _NAME.match(name)
+        ]
+        if problems:
+            raise KeyedValueErrors(problems)
         return value
 
     @model_validator(mode="after")
     def _consumers_declared(self) -> ExportsConfig:
-        for name, profile in self.profiles.items():
-            if profile.consumer not in self.consumers:
-                raise KeyedValueError(
-                    f"consumer '{profile.consumer}' is not declared under consumers",
-                    key=("profiles", name, "consumer"),
-                    expected=f"one of {sorted(self.consumers)}",
-                    found=repr(profile.consumer),
-                )
+        problems = [
+            KeyedValueError(
+                f"consumer '{profile.consumer}' is not declared under consumers",
+                key=("profiles", name, "consumer"),
+                expected=f"one of {sorted(self.consumers)}",
+                found=repr(profile.consumer),
+            )
+            for name, profile in self.profiles.items()
+            if profile.consumer not in self.consumers
+        ]
+        if problems:
+            raise KeyedValueErrors(problems)
         return self
 
 

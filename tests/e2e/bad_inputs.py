@@ -132,10 +132,36 @@ def corpus() -> list[BadInput]:
         ),
         ("utf16", _csv(*_good(900)).decode().encode("utf-16"), None, Rejected("invalid_encoding")),
         (
-            # Spark's multi-line reader ends records at one separator: read anyway, records
-            # would merge or keep a stray \r. Rejected whole, with the reason.
-            "mixed_line_endings",
+            # Records ending in a mix of \r\n and \n (or \r) are read exactly: line-based
+            # when no quoted value holds a line break, else split on \n with the \r left
+            # by \r\n records removed. A stray \r in the last value (Plan) would fail its
+            # isin check: zero quarantined rows proves there is none.
+            "lf_first_mixed",
             _csv(*_good(1000), end="\r\n").replace(b"\r\n", b"\n", 2),
+            None,
+            Rows(3, 0),
+        ),
+        (
+            "crlf_first_mixed",  # a CRLF header (one tool), LF records (another)
+            _csv(*_good(1050, 8)).replace(b"\n", b"\r\n", 1),
+            None,
+            Rows(8, 0),
+        ),
+        (
+            "mixed_with_newline_in_quotes",
+            _csv(
+                *_good(1060, 2), GOOD_ROW.format(n=1062).replace(",Lee,", ',"Lee\nJr",'), end="\n"
+            ).replace(b"\n", b"\r\n", 1),
+            None,
+            Rows(3, 0),
+        ),
+        (
+            # Bare \r record ends mixed with \n ones while a quoted value holds a line break:
+            # no one separator splits it; rejected whole, with the reason.
+            "cr_mixed_with_newline_in_quotes",
+            _csv(
+                *_good(1070, 2), GOOD_ROW.format(n=1072).replace(",Lee,", ',"Lee\nJr",'), end="\n"
+            ).replace(b"\n", b"\r", 2),
             None,
             Rejected("mixed_line_endings"),
         ),

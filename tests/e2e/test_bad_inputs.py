@@ -74,6 +74,12 @@ def test_bad_inputs_are_each_accounted_for(workspace: Workspace, httpserver: HTT
             assert outcome.reasons <= found, (item.kind, found)
         handled += 1
     assert handled == len(items) >= 30
+    # Mixed line endings: every record reached silver with its last value (Plan) exact.
+    silver = workspace.table("silver/members").to_pylist()
+    for item in items:
+        if item.kind in ("lf_first_mixed", "crlf_first_mixed", "mixed_with_newline_in_quotes"):
+            plans = [r["plan_code"] for r in silver if r["_source_file"] == item.name]
+            assert isinstance(item.outcome, Rows) and plans == ["GOLD"] * item.outcome.read
     # Nothing from the link target (outside landing) was read.
     assert not any(r["_source_file"] == "acme_2026-03-22.csv" for r in quarantine)
     # Nothing was fetched for an XML entity: not the local file, not the local server.

@@ -128,7 +128,7 @@ def test_validate_config_and_schema_and_schedules(demo_lake: Workspace, tmp_path
     )
     result = lakehouse(["validate-config", "--clients-dir", str(bad)], env, ok=False)
     assert result.returncode == 1
-    assert "acme.yaml: key 'columns.3.type'" in result.stdout
+    assert "acme.yaml: key 'columns[birth_date].type'" in result.stdout
     assert (
         "globex.yaml: key 'merge_keys'" in result.stdout
         and "globex.yaml: key 'merge_key'" in result.stdout

@@ -40,7 +40,7 @@ def test_conf_yaml_alerts_section_loads_typed_and_refuses_unknown_keys(tmp_path:
     assert oncall.url == "https://events.pagerduty.com/v2/enqueue"  # type: ignore[union-attr]
     assert settings.alerts.delivery.timeout_seconds == 2
     conf.write_text("alerts:\n  sinks:\n    - {name: x, type: slack, url: y}\n", "utf-8")
-    with pytest.raises(ConfigError, match=r"alerts\.sinks\.0\.slack"):
+    with pytest.raises(ConfigError, match=r"alerts\.sinks\[x\]\.url': unknown key"):
         load_settings(conf, environ={})
 
 

@@ -195,19 +195,19 @@ FIELD_ERRORS: dict[str, tuple[Mutation, str, str, str | None]] = {
     "typo in a nested key": (
         _set("file", "delimeter", value=";"),
         "file.delimeter",
-        "no such key (check the spelling)",
+        "unknown key; expected 'delimiter' (check the spelling)",
         "';'",
     ),
     "typo in an optional top-level key": (
         _set("descripton", value="roster"),
         "descripton",
-        "no such key (check the spelling)",
+        "unknown key; expected 'description' (check the spelling)",
         "'roster'",
     ),
     "typo in a column key": (
         _set("columns", 2, "requird", value=True),
-        "columns.2.requird",
-        "no such key (check the spelling)",
+        "columns[last_name].requird",
+        "unknown key; expected 'required' (check the spelling)",
         "True",
     ),
     "missing required key": (
@@ -218,14 +218,14 @@ FIELD_ERRORS: dict[str, tuple[Mutation, str, str, str | None]] = {
     ),
     "wrong type: boolean": (
         _set("columns", 2, "required", value="maybe"),
-        "columns.2.required",
+        "columns[last_name].required",
         "valid boolean",
         "'maybe'",
     ),
     "wrong type: list expected": (
         _set("columns", value="member_id"),
         "columns",
-        "valid tuple",
+        "not a list; expected a list of mappings, one '- name: ...' each",
         "'member_id'",
     ),
     "wrong type: number expected": (
@@ -237,7 +237,7 @@ FIELD_ERRORS: dict[str, tuple[Mutation, str, str, str | None]] = {
     "out of range": (
         _set("thresholds", "max_invalid_ratio", value=1.5),
         "thresholds.max_invalid_ratio",
-        "less than or equal to 1",
+        "out of range; expected a number <= 1",
         "1.5",
     ),
     "delimiter longer than one character": (
@@ -254,37 +254,37 @@ FIELD_ERRORS: dict[str, tuple[Mutation, str, str, str | None]] = {
     ),
     "invalid column type": (
         _set("columns", 2, "type", value="text"),
-        "columns.2.type",
+        "columns[last_name].type",
         f"expected {_choices(ColumnType)}",
         "'text'",
     ),
     "invalid pii policy": (
         _set("columns", 0, "pii", value="hash"),
-        "columns.0.pii",
+        "columns[member_id].pii",
         f"expected {_choices(PiiPolicy)}",
         "'hash'",
     ),
     "invalid casing": (
         _set("columns", 0, "case", value="shout"),
-        "columns.0.case",
+        "columns[member_id].case",
         f"expected {_choices(ColumnSpec.model_fields['case'].annotation)}",
         "'shout'",
     ),
     "column name not snake_case": (
         _set("columns", 2, "name", value="LastName"),
-        "columns.2.name",
+        "columns[LastName].name",
         "must be snake_case",
         "'LastName'",
     ),
     "invalid regex": (
         _set("columns", 0, "checks", "regex", value="^AC[0-9"),
-        "columns.0.checks.regex",
+        "columns[member_id].checks.regex",
         "not a valid regular expression (unterminated character set",
         "'^AC[0-9'",
     ),
     "date pattern without date tokens": (
         _set("columns", 3, "formats", value=["yyyy-MM-dd", "abc"]),
-        "columns.3.formats",
+        "columns[birth_date].formats",
         "'abc' is not a date pattern such as yyyy-MM-dd",
         None,
     ),
@@ -297,8 +297,8 @@ FIELD_ERRORS: dict[str, tuple[Mutation, str, str, str | None]] = {
     "empty merge_key": (
         _set("merge_key", value=[]),
         "merge_key",
-        "at least 1 item",
-        None,
+        "is empty; expected at least 1 item",
+        "[]",
     ),
 }
 
@@ -315,9 +315,9 @@ def test_bad_client_file_names_file_key_expected_and_found(tmp_path: Path, case:
         assert f"found {found}" in str(err)
 
 
-def test_unknown_key_error_says_it_is_a_spelling_problem(tmp_path: Path) -> None:
+def test_unknown_key_error_names_the_nearest_spelling(tmp_path: Path) -> None:
     err = _load_broken(tmp_path, _set("file", "delimeter", value=";"))
-    assert err.expected == "no such key (check the spelling)"
+    assert err.expected == "'delimiter' (check the spelling)"
     assert err.found == "';'"
 
 
@@ -348,12 +348,12 @@ def test_client_id_must_match_file_stem(tmp_path: Path) -> None:
 CROSS_FIELD_ERRORS: dict[str, tuple[Mutation, str, tuple[str, ...]]] = {
     "date column without formats": (
         _pop("columns", 3, "formats"),
-        "columns.3.formats",
+        "columns[birth_date].formats",
         ("date column 'birth_date' needs 'formats', e.g. [yyyy-MM-dd]",),
     ),
     "formats on a non-date column": (
         _set("columns", 2, "formats", value=["yyyy-MM-dd"]),
-        "columns.2.formats",
+        "columns[last_name].formats",
         ("'formats' only applies to date columns, not 'name'",),
     ),
     "merge_key column missing": (
@@ -364,7 +364,7 @@ CROSS_FIELD_ERRORS: dict[str, tuple[Mutation, str, tuple[str, ...]]] = {
     "merge_key column not required": (
         _set("columns", 0, "required", value=False),
         "merge_key",
-        ("merge_key column 'member_id' must be 'required: true'",),
+        ("merge_key column 'member_id' must be required (set required: true on it)",),
     ),
     "merge_key column dropped as pii": (
         _set("columns", 0, "pii", value="drop"),
@@ -374,12 +374,12 @@ CROSS_FIELD_ERRORS: dict[str, tuple[Mutation, str, tuple[str, ...]]] = {
     "duplicate column names": (
         _set("columns", 2, "name", value="first_name"),
         "columns",
-        ("duplicate column name(s): first_name",),
+        ("duplicate column name 'first_name' (columns 2 and 3)",),
     ),
     "duplicate column sources": (
         _set("columns", 2, "source", value="FirstName"),
         "columns",
-        ("duplicate column source(s): FirstName",),
+        ("duplicate column source 'FirstName' (columns 2 and 3)",),
     ),
 }
 
@@ -563,7 +563,7 @@ def test_settings_unknown_key_in_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(path, environ={})
     assert (info.value.path, info.value.key) == (str(path), "lake_rot")
-    assert info.value.expected == "no such key (check the spelling)"
+    assert info.value.expected == "'lake_root' (check the spelling)"
 
 
 def test_settings_invalid_value_from_env(tmp_path: Path) -> None:

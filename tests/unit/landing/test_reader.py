@@ -171,3 +171,21 @@ def test_a_headerless_file_names_no_data_in_its_rejection(
     # Which configured headers are missing, and how many unknown ones stand there instead.
     assert "lacks configured column(s): id, first, last" in str(info.value)
     assert "2 header(s) the config does not declare" in str(info.value)  # AC1, Lee
+    assert "no configured header is in the first line" in str(info.value)
+
+
+def test_a_renamed_header_is_named_unless_it_could_be_data(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    path = tmp_path / "r.csv"
+    # "first" was renamed to "First Name"; "Lee" stands in the header too but is also a
+    # value of the data rows, so it may be data and is only counted.
+    path.write_text("id,First Name,Lee\nAC1,Ann,Lee\nAC2,Bo,Kim\n", encoding="utf-8")
+    with pytest.raises(LandingFileError) as info:
+        read_landing_csv(spark, path, _client(["id", "first", "last"]))
+    assert info.value.reason == "missing_columns"
+    assert info.value.message == (
+        "header lacks configured column(s): first, last; the file has 2 header(s) the config "
+        "does not declare: 'First Name' (1 more not named: they also occur among the first "
+        "data rows' values); renamed? compare the file's header with clients/spectrum.yaml"
+    )

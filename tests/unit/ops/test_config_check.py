@@ -66,13 +66,13 @@ def test_every_problem_of_every_file_is_reported(tmp_path: Path) -> None:
         by_file.setdefault(Path(problem.file).name, []).append(problem.key)
     assert sorted(by_file) == ["acme.yaml", "broken.yaml", "initech.yaml"]
     assert sorted(k or "" for k in by_file["acme.yaml"]) == [
-        "columns.1.type",
+        "columns[first_name].type",
         "thresholds.max_invalid_ratoi",
     ]
     assert by_file["initech.yaml"] == ["client_id"]
-    typo = next(p for p in problems if p.key == "columns.1.type")
+    typo = next(p for p in problems if p.key == "columns[first_name].type")
     assert typo.found == "'strng'" and "string" in (typo.expected or "")
-    assert "acme.yaml: key 'columns.1.type'" in str(typo)
+    assert "acme.yaml: key 'columns[first_name].type'" in str(typo)
 
 
 def test_validate_config_command_prints_all_errors_and_exits_1(
@@ -121,3 +121,44 @@ def test_config_schema_command_writes_the_schema(
     assert set(schema["required"]) >= {"client_id", "dataset", "columns", "merge_key"}
     assert main(["config-schema"]) == 0
     assert json.loads(capsys.readouterr().out.split("\n", 1)[1]) == schema
+
+
+def test_validate_config_as_a_new_user_meets_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(REPO)
+    clients = tmp_path / "clients"
+    clients.mkdir()
+    shutil.copy(REPO / "clients/globex.yaml", clients)
+    acme = (
+        (REPO / "clients/acme.yaml")
+        .read_text(encoding="utf-8")
+        .replace("thresholds:\n  max_invalid_ratio: 0.20", "max_invalid_ratio: 0.2")
+        .replace('formats: ["yyyy-MM-dd", "MM/dd/yyyy"]', "formats: MM/dd/yyyy")  # accepted
+        .replace("    type: phone\n", "    type: phone_number\n")
+        .replace("merge_key: [member_id]", "merge_key: [member_id, member_no]")
+    )
+    (clients / "acme.yaml").write_text(acme, encoding="utf-8")
+    exports = tmp_path / "exports.yaml"
+    exports.write_text(
+        (REPO / "conf/exports.yaml").read_text(encoding="utf-8").replace("k: 5", "k: 1"),
+        encoding="utf-8",
+    )
+    code = main(["validate-config", "--clients-dir", str(clients), "--exports", str(exports)])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 1
+    a, e = clients / "acme.yaml", exports
+    assert out == [
+        "ok     globex: dataset=members columns=10",
+        "ok     conf/schedules.yaml",
+        f"error  {a}: key 'columns[phone].type': not an allowed value; expected 'string', "
+        "'code', 'name', 'integer', 'number', 'date', 'phone', 'email' or 'zip', found "
+        "'phone_number'",
+        f"error  {a}: key 'max_invalid_ratio': not a top-level key: it belongs under "
+        "thresholds:; expected thresholds: {max_invalid_ratio: 0.2}, found 0.2",
+        f"error  {a}: key 'merge_key[1]': merge_key column 'member_no' is not among the "
+        "columns; expected one of member_id, first_name, last_name, birth_date, phone, email, "
+        "zip, plan_code, found 'member_no'",
+        f"error  {e}: key 'profiles.members_k5.k': out of range; expected a number >= 2, found 1",
+        "4 problem(s) in 2 file(s)",
+    ]

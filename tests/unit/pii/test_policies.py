@@ -336,10 +336,13 @@ def _column(data: dict[str, Any], name: str) -> dict[str, Any]:
         (lambda d: _column(d, "phone").update(pii=True), "marked PII but has no policy"),
         (lambda d: _column(d, "notes").pop("pii"), "needs a policy"),
         (lambda d: _column(d, "phone").update(mask={"keep_last": 4}), "has 'mask' options"),
-        (lambda d: _column(d, "phone").update(pii="generalise"), "generalise of a 'phone'"),
+        (
+            lambda d: _column(d, "phone").update(pii="generalise"),
+            "a 'phone' column cannot be generalised",
+        ),
         (
             lambda d: _column(d, "zip").update(generalise={"to": "year"}),
-            "generalise of a 'zip' column: expected zip3",
+            "a 'zip' column generalises to 'zip3', not 'year'",
         ),
         (lambda d: _column(d, "plan_code").update(free_text=True), "free_text applies to string"),
         (lambda d: _column(d, "notes").update(pii="mask"), "cannot use pii 'mask'"),

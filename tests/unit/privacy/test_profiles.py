@@ -43,15 +43,15 @@ def _broken(tmp_path: Path, edit: dict[str, object], at: tuple[str, ...]) -> Con
 @pytest.mark.parametrize(
     ("edit", "at", "key_end"),
     [
-        ({"k": 1}, ("profiles", "members_k5"), "members_k5.k_anonymity.k"),
-        ({"kk": 5}, ("profiles", "members_k5"), "members_k5.k_anonymity.kk"),
+        ({"k": 1}, ("profiles", "members_k5"), "members_k5.k"),
+        ({"kk": 5}, ("profiles", "members_k5"), "members_k5.kk"),
         ({"method": "l_anonymity"}, ("profiles", "members_k5"), "members_k5"),
         ({"consumer": "nobody"}, ("profiles", "members_k5"), "members_k5.consumer"),
-        ({"columns": ["zip"]}, ("profiles", "members_k5"), "quasi_identifiers"),
+        ({"columns": ["zip"]}, ("profiles", "members_k5"), "quasi_identifiers.birth_date"),
         (
             {"levels": ["year", "decade"]},
             ("profiles", "members_k5", "quasi_identifiers", "birth_date"),
-            "quasi_identifiers.birth_date.levels",
+            "quasi_identifiers.birth_date.levels[1]",
         ),
         (
             {"levels": ["10y", "5y"]},
@@ -75,7 +75,7 @@ def test_dp_query_needs_bounds(tmp_path: Path) -> None:
         {"queries": [{"name": "m", "stat": "mean", "column": "birth_date", "epsilon": 0.5}]},
         ("profiles", "members_by_plan"),
     )
-    assert error.key is not None and error.key.endswith("queries.0.bounds")
+    assert error.key is not None and error.key.endswith("queries[m].bounds")
     assert "bounds" in str(error)
 
 
