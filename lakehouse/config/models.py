@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from lakehouse.alerts.config import AlertSettings
 from lakehouse.config.calendar import DeliveryCalendar
 from lakehouse.config.consent import ConsentSettings
+from lakehouse.config.drift import DriftSettings
+from lakehouse.config.keyed import KeyedValueError
 from lakehouse.config.retention import RetentionPolicy
 
 __all__ = [
@@ -25,8 +27,10 @@ __all__ = [
     "ColumnType",
     "ConsentSettings",
     "DeliveryCalendar",
+    "DriftSettings",
     "FileFormat",
     "GeneraliseOptions",
+    "KeyedValueError",
     "MaskOptions",
     "PhiSettings",
     "PiiPolicy",
@@ -52,18 +56,6 @@ _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 # Client ids cannot contain '_' because '_' separates the parts of a landing file name.
 _CLIENT_ID = re.compile(r"^[a-z][a-z0-9]*$")
 _SPARK_DATE_TOKENS = re.compile(r"(yyyy|MM|dd|M|d)")
-
-
-class KeyedValueError(ValueError):
-    """A validator error about a key below the validated model (for ``ConfigError.key``)."""
-
-    def __init__(
-        self, message: str, *, key: tuple[str | int, ...], expected: str, found: str
-    ) -> None:
-        super().__init__(message)
-        self.key = key
-        self.expected = expected
-        self.found = found
 
 
 class _Frozen(BaseModel):
@@ -314,6 +306,9 @@ class ClientConfig(_Frozen):
     consent: ConsentSettings | None = Field(
         None, description="Purposes members consent to; exports for a purpose need it."
     )
+    drift: DriftSettings | None = Field(
+        None, description="Data-quality drift checks against the client's own history."
+    )
     token_domain: str | None = Field(
         None,
         description="Token (and SIV) domain. Default: this client's own (client, dataset, "
@@ -389,6 +384,19 @@ class ClientConfig(_Frozen):
                     key=("merge_key", i),
                     expected="pii token or keep",
                     found=repr(column.pii),
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _drift_columns(self) -> ClientConfig:
+        if self.drift is not None:
+            error = self.drift.unknown_column([c.name for c in self.columns])
+            if error is not None:
+                raise KeyedValueError(
+                    str(error),
+                    key=("drift", *error.key),
+                    expected=error.expected,
+                    found=error.found,
                 )
         return self
 

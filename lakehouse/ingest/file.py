@@ -24,6 +24,14 @@ from lakehouse.silver import merge_silver, silver_rows
 from lakehouse.spark import FILE_CACHE
 from lakehouse.transform import standardise
 from lakehouse.validation import RAW_SUFFIX, REASONS, raw_copies, validate
+from lakehouse.validation.drift import (
+    ColumnCounts,
+    DriftReport,
+    FileFigures,
+    column_stat_columns,
+    column_stats,
+    evaluate,
+)
 
 __all__ = ["process_file"]
 
@@ -43,8 +51,9 @@ def process_file(
 ) -> FileOutcome:
     """Run ``landing`` through the stages; returns counts and status (SUCCESS or HELD).
 
-    A file whose share of invalid rows exceeds the client's ``max_invalid_ratio`` is HELD:
-    bronze and quarantine are written, nothing reaches silver. ``release=True`` (an operator
+    A file whose share of invalid rows exceeds the client's ``max_invalid_ratio``, or that
+    drifts from its client's baseline where the check's action is ``hold`` (``drift:``), is
+    HELD: bronze and quarantine are written, nothing reaches silver. ``release=True`` (an operator
     accepted the file) merges it anyway. ``reprocess=True`` (backfills) merges against the
     current silver even when this file content was merged before, e.g. after a config change.
 
@@ -106,13 +115,18 @@ def process_file(
                 FILE_CACHE
             )
             stack.callback(validated.unpersist)
+            # One aggregate: the counts, and per column the null and invalid counts that
+            # drift checks compare with the client's baseline (no Spark job of their own).
             totals = validated.agg(
                 F.count(F.lit(1)).alias("read"),
                 F.coalesce(F.sum((F.size(REASONS) == 0).cast("long")), F.lit(0)).alias("valid"),
+                *column_stat_columns(client),
             ).first()
             assert totals is not None
         rows_read, rows_valid = int(totals["read"]), int(totals["valid"])
         rows_quarantined = rows_read - rows_valid
+        stats = column_stats(totals.asDict(), client)
+        drift = None if release else _drift(job, landing, rows_read, stats)
         faults.reach("before_quarantine")
         with clock.stage("quarantine"):
             if rows_quarantined:  # a file without invalid rows writes nothing here
@@ -135,14 +149,21 @@ def process_file(
         faults.reach("after_quarantine")
         threshold = client.thresholds.max_invalid_ratio
         ratio = rows_quarantined / rows_read if rows_read else 0.0
+        held = []
         if ratio > threshold and not release:
             # Circuit breaker: a file this bad is more likely a broken extract than bad rows.
+            held.append(f"invalid_ratio:{ratio:.4f}>{threshold}")
+        if drift is not None and drift.hold_reason:
+            held.append(drift.hold_reason)
+        if held:
             return FileOutcome(
                 Status.HELD,
-                reason=f"invalid_ratio:{ratio:.4f}>{threshold}",
+                reason=";".join(held),
                 rows_read=rows_read,
                 rows_valid=rows_valid,
                 rows_quarantined=rows_quarantined,
+                column_stats=stats,
+                drift=drift.as_json() if drift is not None else None,
             )
         faults.reach("before_merge")
         with clock.stage("silver"):
@@ -181,4 +202,24 @@ def process_file(
         rows_stale=counts.stale,
         silver_version=counts.version,
         phi_redactions=phi_redactions,
+        column_stats=stats,
+        drift=drift.as_json() if drift is not None else None,
     )
+
+
+def _drift(
+    job: Job, landing: LandingFile, rows: int, stats: dict[str, dict[str, int]]
+) -> DriftReport | None:
+    """The file against its client's baseline (None: no ``drift:``, or no check applies)."""
+    client = job.clients[landing.client_id]
+    if client.drift is None:
+        return None
+    observed = FileFigures(
+        file_name=landing.name,
+        creation_date=landing.creation_date,
+        sequence=landing.sequence,
+        rows=rows,
+        columns={name: ColumnCounts(c["null"], c["invalid"]) for name, c in stats.items()},
+    )
+    names = [c.name for c in client.columns]
+    return evaluate(client.drift, names, job.baselines.history(client.client_id), observed)

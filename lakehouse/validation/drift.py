@@ -1,0 +1,368 @@
+"""Data-quality drift: a file's row count and per-column null and invalid shares against the
+median of the client's own last successful files (``drift:`` in the client's YAML).
+
+- ``column_stat_columns`` / ``column_stats``: the per-column counts, as aggregate expressions
+  that join the validate stage's one totals aggregate (no Spark job of their own), and the
+  audit's ``column_stats`` JSON ``{column: {"null": n, "invalid": n}}`` (counts, never values).
+- ``evaluate``: pure arithmetic, one file against its history -> ``DriftReport``.
+- ``Baselines``: a run's view of every client's history, read from the audit once per run and
+  extended by each file the run commits, so a micro-batch of several files of one client sees
+  its earlier files in the baseline of later ones.
+
+The baseline of a file is made of the files that precede it in (creation date, sequence)
+order, the data's own timeline: a new file is compared with the latest ones, a late file with
+its neighbours, and a backfill reaches the decision the first ingest reached.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import statistics
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+from lakehouse.audit import AuditRecord, Status
+from lakehouse.config.drift import CheckName, DriftAction, DriftSettings, ShareRule
+from lakehouse.config.models import ClientConfig
+from lakehouse.engine.base import TableEngine
+from lakehouse.validation.checks import REASONS
+from lakehouse.validation.schema import RAW_SUFFIX
+
+__all__ = [
+    "DRIFT_REASON",
+    "Baselines",
+    "ColumnCounts",
+    "DriftReport",
+    "FileFigures",
+    "Finding",
+    "column_stat_columns",
+    "column_stats",
+    "evaluate",
+]
+
+DRIFT_REASON = "dq_drift"
+# Bounds are inclusive; this absorbs float noise (0.3 - 0.1 is 0.19999999999999998).
+_EPSILON = 1e-9
+_NULL, _INVALID = "__null__", "__invalid__"
+
+
+@dataclass(frozen=True)
+class ColumnCounts:
+    null: int
+    invalid: int
+
+
+@dataclass(frozen=True)
+class FileFigures:
+    """What the baseline needs of one file: its place in time and its counts."""
+
+    file_name: str
+    creation_date: dt.date
+    sequence: int
+    rows: int
+    columns: Mapping[str, ColumnCounts] | None = None  # None: audited before column stats
+
+    @property
+    def order(self) -> tuple[dt.date, int, str]:
+        return (self.creation_date, self.sequence, self.file_name)
+
+    def share(self, check: CheckName, column: str) -> float | None:
+        counts = (self.columns or {}).get(column)
+        if counts is None or self.rows <= 0:
+            return None
+        return (counts.null if check == "null_share" else counts.invalid) / self.rows
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One check of one file outside its tolerance: the figures an operator needs."""
+
+    check: CheckName
+    column: str | None
+    observed: float
+    baseline: float
+    tolerance: float
+    low: float
+    high: float
+    action: DriftAction
+    history: int  # files in the baseline
+
+    @property
+    def key(self) -> str:
+        return self.check if self.column is None else f"{self.check}:{self.column}"
+
+    @property
+    def reason(self) -> str:
+        return f"{DRIFT_REASON}:{self.key}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "column": self.column,
+            "observed": self.observed,
+            "baseline": self.baseline,
+            "tolerance": self.tolerance,
+            "low": self.low,
+            "high": self.high,
+            "action": self.action,
+            "history": self.history,
+        }
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """The checks that applied to a file (``checked``: their keys) and those it failed."""
+
+    checked: tuple[str, ...]
+    findings: tuple[Finding, ...]
+
+    @property
+    def holds(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.action == "hold")
+
+    @property
+    def hold_reason(self) -> str | None:
+        """``dq_drift:<check>[:<column>]`` for each finding whose action is hold."""
+        return ";".join(f.reason for f in self.holds) or None
+
+    def as_json(self) -> dict[str, Any]:
+        """The audit's ``drift`` column."""
+        return {"checked": list(self.checked), "findings": [f.as_dict() for f in self.findings]}
+
+
+def column_stat_columns(client: ClientConfig) -> list[Column]:
+    """Aggregate expressions for every column's null and invalid counts, to add to the
+    validate stage's totals (one pass). Null: the raw value is blank, as ``not_null`` sees
+    it; invalid: the row has a reason code on that column."""
+    out = []
+    for column in client.columns:
+        raw = F.col(column.name + RAW_SUFFIX)
+        prefix = f"{column.name}:"
+        out.append(F.count_if(raw.isNull() | (F.trim(raw) == "")).alias(column.name + _NULL))
+        flagged = (F.size(REASONS) > 0) & F.exists(REASONS, _starts_with(prefix))
+        out.append(F.count_if(flagged).alias(column.name + _INVALID))
+    return out
+
+
+def _starts_with(prefix: str) -> Callable[[Column], Column]:
+    return lambda code: code.startswith(prefix)
+
+
+def column_stats(totals: Mapping[str, Any], client: ClientConfig) -> dict[str, dict[str, int]]:
+    """The audit's ``column_stats`` from the totals row (``column_stat_columns``' aliases)."""
+    return {
+        c.name: {
+            "null": int(totals[c.name + _NULL] or 0),
+            "invalid": int(totals[c.name + _INVALID] or 0),
+        }
+        for c in client.columns
+    }
+
+
+def _median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
+
+
+def _series(history: Sequence[FileFigures], window: int, value: Any) -> tuple[list[float], int]:
+    """The last ``window`` values ``value(file)`` gives (None: the file has none)."""
+    values = [v for v in (value(f) for f in history) if v is not None][-window:]
+    return values, len(values)
+
+
+def _row_count(
+    settings: DriftSettings, history: Sequence[FileFigures], observed: FileFigures
+) -> tuple[bool, Finding | None]:
+    check = settings.row_count
+    if check is None:
+        return False, None
+    values, n = _series(history, settings.window, lambda f: float(f.rows))
+    if n < settings.min_history:
+        return False, None
+    baseline = _median(values)
+    low, high = baseline * check.tolerance, baseline / check.tolerance
+    rows = float(observed.rows)
+    inside = low * (1 - _EPSILON) <= rows <= high * (1 + _EPSILON) + _EPSILON
+    if inside:
+        return True, None
+    finding = Finding(
+        "row_count", None, rows, baseline, check.tolerance, low, high, check.action, n
+    )
+    return True, finding
+
+
+def _share(
+    check: CheckName,
+    column: str,
+    rule: ShareRule,
+    settings: DriftSettings,
+    history: Sequence[FileFigures],
+    observed: FileFigures,
+) -> tuple[bool, Finding | None]:
+    share = observed.share(check, column)
+    if share is None:
+        return False, None
+    values, n = _series(history, settings.window, lambda f: f.share(check, column))
+    if n < settings.min_history:
+        return False, None
+    baseline = _median(values)
+    low = 0.0 if rule.direction == "up" else max(0.0, baseline - rule.tolerance)
+    high = 1.0 if rule.direction == "down" else min(1.0, baseline + rule.tolerance)
+    if low - _EPSILON <= share <= high + _EPSILON:
+        return True, None
+    finding = Finding(
+        check,
+        column,
+        round(share, 6),
+        round(baseline, 6),
+        rule.tolerance,
+        round(low, 6),
+        round(high, 6),
+        rule.action,
+        n,
+    )
+    return True, finding
+
+
+def evaluate(
+    settings: DriftSettings,
+    columns: Sequence[str],
+    history: Iterable[FileFigures],
+    observed: FileFigures,
+) -> DriftReport | None:
+    """``observed`` against the files of ``history`` that precede it (creation date, sequence);
+    None when no check applies yet (each needs ``min_history`` files with its figure)."""
+    before = sorted(
+        (f for f in history if f.file_name != observed.file_name and f.order < observed.order),
+        key=lambda f: f.order,
+    )
+    checked: list[str] = []
+    findings: list[Finding] = []
+    applied, finding = _row_count(settings, before, observed)
+    if applied:
+        checked.append("row_count")
+    if finding is not None:
+        findings.append(finding)
+    for name, share_check in (
+        ("null_share", settings.null_share),
+        ("invalid_share", settings.invalid_share),
+    ):
+        if share_check is None:
+            continue
+        check: CheckName = "null_share" if name == "null_share" else "invalid_share"
+        for column, rule in share_check.rules(columns).items():
+            applied, finding = _share(check, column, rule, settings, before, observed)
+            if applied:
+                checked.append(f"{check}:{column}")
+            if finding is not None:
+                findings.append(finding)
+    if not checked:
+        return None
+    return DriftReport(tuple(checked), tuple(findings))
+
+
+def _figures(row: Mapping[str, Any]) -> FileFigures | None:
+    """A SUCCESS audit row as history (None: not usable: no date or count)."""
+    if row.get("creation_date") is None or row.get("rows_read") is None:
+        return None
+    stats = row.get("column_stats")
+    parsed = json.loads(stats) if isinstance(stats, str) else stats
+    columns = (
+        {
+            str(name): ColumnCounts(int(c.get("null", 0)), int(c.get("invalid", 0)))
+            for name, c in parsed.items()
+        }
+        if isinstance(parsed, dict)
+        else None
+    )
+    return FileFigures(
+        file_name=str(row["file_name"]),
+        creation_date=row["creation_date"],
+        sequence=int(row.get("sequence") or 0),
+        rows=int(row["rows_read"]),
+        columns=columns,
+    )
+
+
+_HISTORY_COLUMNS = (
+    "client_id",
+    "file_name",
+    "status",
+    "creation_date",
+    "sequence",
+    "rows_read",
+    "finished_at",
+)
+
+
+@dataclass
+class Baselines:
+    """Every client's drift history for one run: the audit read once (on the first file of a
+    client with ``drift:``), then each file the run commits added (``observe``).
+
+    History: per file name, its latest audit row if that row is SUCCESS (a file released or
+    backfilled counts once, with its latest figures; a HELD file does not count).
+    """
+
+    engine: TableEngine | None
+    audit_path: Path | None
+    _files: dict[str, dict[str, FileFigures]] | None = field(default=None, repr=False)
+
+    def history(self, client_id: str) -> list[FileFigures]:
+        return list(self._loaded().get(client_id, {}).values())
+
+    def observe(self, records: Iterable[AuditRecord]) -> None:
+        """Add (or drop) the files of committed audit rows; no-op until the audit is read."""
+        if self._files is None:
+            return  # read later, with these rows in it
+        for record in records:
+            if record.client_id is None:
+                continue
+            files = self._files.setdefault(record.client_id, {})
+            figures = _figures(_record_row(record)) if record.status == Status.SUCCESS else None
+            if figures is not None:
+                files[record.file_name] = figures
+            elif record.status in (Status.HELD, Status.SUCCESS):
+                files.pop(record.file_name, None)
+
+    def _loaded(self) -> dict[str, dict[str, FileFigures]]:
+        if self._files is None:
+            self._files = _read_history(self.engine, self.audit_path)
+        return self._files
+
+
+def _record_row(record: AuditRecord) -> dict[str, Any]:
+    return {
+        "file_name": record.file_name,
+        "creation_date": record.creation_date,
+        "sequence": record.sequence,
+        "rows_read": record.rows_read,
+        "column_stats": record.column_stats,
+    }
+
+
+def _read_history(
+    engine: TableEngine | None, path: Path | None
+) -> dict[str, dict[str, FileFigures]]:
+    if engine is None or path is None or not engine.exists(path):
+        return {}
+    table = engine.read(path)  # small; an audit written before column_stats lacks it
+    names = [c for c in (*_HISTORY_COLUMNS, "column_stats") if c in table.column_names]
+    rows = table.select(names).to_pylist()
+    # Scan order is not commit order: the latest row of a file decides.
+    rows.sort(key=lambda r: (r["finished_at"] is not None, r["finished_at"]))
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        if row["client_id"] is not None and row["status"] in (Status.SUCCESS, Status.HELD):
+            latest[(str(row["client_id"]), str(row["file_name"]))] = row
+    files: dict[str, dict[str, FileFigures]] = {}
+    for (client_id, name), row in latest.items():
+        figures = _figures(row) if row["status"] == Status.SUCCESS else None
+        if figures is not None:
+            files.setdefault(client_id, {})[name] = figures
+    return files
