@@ -28,7 +28,7 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 from lakehouse.audit import AuditRecord, Status
-from lakehouse.config.drift import CheckName, DriftAction, DriftSettings, ShareRule
+from lakehouse.config.drift import CheckName, DriftAction, DriftSettings
 from lakehouse.config.models import ClientConfig
 from lakehouse.engine.base import TableEngine
 from lakehouse.validation.checks import REASONS
@@ -36,11 +36,13 @@ from lakehouse.validation.schema import RAW_SUFFIX
 
 __all__ = [
     "DRIFT_REASON",
+    "Band",
     "Baselines",
     "ColumnCounts",
     "DriftReport",
     "FileFigures",
     "Finding",
+    "bands",
     "column_stat_columns",
     "column_stats",
     "evaluate",
@@ -169,64 +171,103 @@ def _median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
 
 
-def _series(history: Sequence[FileFigures], window: int, value: Any) -> tuple[list[float], int]:
-    """The last ``window`` values ``value(file)`` gives (None: the file has none)."""
-    values = [v for v in (value(f) for f in history) if v is not None][-window:]
-    return values, len(values)
+@dataclass(frozen=True)
+class Band:
+    """What a series' next figure is held to: the baseline median and its allowed range."""
+
+    check: CheckName
+    column: str | None
+    baseline: float
+    low: float
+    high: float
+    tolerance: float
+    action: DriftAction
+    history: int  # files in the baseline
+
+    @property
+    def key(self) -> str:
+        return self.check if self.column is None else f"{self.check}:{self.column}"
+
+    def admits(self, value: float) -> bool:
+        """Inclusive bounds, with a slack for float noise (and a ratio's rounding)."""
+        return (
+            self.low * (1 - _EPSILON) - _EPSILON <= value <= self.high * (1 + _EPSILON) + _EPSILON
+        )
+
+    def finding(self, value: float) -> Finding:
+        digits = 6 if self.check != "row_count" else 3
+        return Finding(
+            self.check,
+            self.column,
+            round(value, digits),
+            round(self.baseline, digits),
+            self.tolerance,
+            round(self.low, digits),
+            round(self.high, digits),
+            self.action,
+            self.history,
+        )
 
 
-def _row_count(
-    settings: DriftSettings, history: Sequence[FileFigures], observed: FileFigures
-) -> tuple[bool, Finding | None]:
-    check = settings.row_count
-    if check is None:
-        return False, None
-    values, n = _series(history, settings.window, lambda f: float(f.rows))
-    if n < settings.min_history:
-        return False, None
-    baseline = _median(values)
-    low, high = baseline * check.tolerance, baseline / check.tolerance
-    rows = float(observed.rows)
-    inside = low * (1 - _EPSILON) <= rows <= high * (1 + _EPSILON) + _EPSILON
-    if inside:
-        return True, None
-    finding = Finding(
-        "row_count", None, rows, baseline, check.tolerance, low, high, check.action, n
-    )
-    return True, finding
+@dataclass(frozen=True)
+class _Series:
+    """One check of one column (or the row count) and how to read it off a file."""
+
+    check: CheckName
+    column: str | None
+    tolerance: float
+    action: DriftAction
+    direction: str = "both"
+
+    def value(self, file: FileFigures) -> float | None:
+        if self.check == "row_count":
+            return float(file.rows)
+        assert self.column is not None
+        return file.share(self.check, self.column)
+
+    def band(self, history: Sequence[FileFigures], window: int) -> Band | None:
+        """The band of the last ``window`` files with a figure (None: none has one)."""
+        values = [v for v in (self.value(f) for f in history) if v is not None][-window:]
+        if not values:
+            return None
+        base, tol = _median(values), self.tolerance
+        if self.check == "row_count":
+            low, high = base * tol, base / tol
+        else:
+            low = 0.0 if self.direction == "up" else max(0.0, base - tol)
+            high = 1.0 if self.direction == "down" else min(1.0, base + tol)
+        return Band(self.check, self.column, base, low, high, tol, self.action, len(values))
 
 
-def _share(
-    check: CheckName,
-    column: str,
-    rule: ShareRule,
-    settings: DriftSettings,
-    history: Sequence[FileFigures],
-    observed: FileFigures,
-) -> tuple[bool, Finding | None]:
-    share = observed.share(check, column)
-    if share is None:
-        return False, None
-    values, n = _series(history, settings.window, lambda f: f.share(check, column))
-    if n < settings.min_history:
-        return False, None
-    baseline = _median(values)
-    low = 0.0 if rule.direction == "up" else max(0.0, baseline - rule.tolerance)
-    high = 1.0 if rule.direction == "down" else min(1.0, baseline + rule.tolerance)
-    if low - _EPSILON <= share <= high + _EPSILON:
-        return True, None
-    finding = Finding(
-        check,
-        column,
-        round(share, 6),
-        round(baseline, 6),
-        rule.tolerance,
-        round(low, 6),
-        round(high, 6),
-        rule.action,
-        n,
-    )
-    return True, finding
+def _series(settings: DriftSettings, columns: Sequence[str]) -> list[_Series]:
+    out = []
+    if settings.row_count is not None:
+        rows = settings.row_count
+        out.append(_Series("row_count", None, rows.tolerance, rows.action))
+    for check, share in (
+        ("null_share", settings.null_share),
+        ("invalid_share", settings.invalid_share),
+    ):
+        if share is None:
+            continue
+        name: CheckName = "null_share" if check == "null_share" else "invalid_share"
+        for column, rule in share.rules(columns).items():
+            out.append(_Series(name, column, rule.tolerance, rule.action, rule.direction))
+    return out
+
+
+def bands(
+    settings: DriftSettings, columns: Sequence[str], history: Iterable[FileFigures]
+) -> list[tuple[str, DriftAction, Band | None]]:
+    """(series key, its action, the band a next file would meet: None until a file has a
+    figure), for every series ``settings`` checks; a band of fewer than ``min_history``
+    files does not apply yet (``lakehouse drift`` shows it as waiting)."""
+    ordered = sorted(history, key=lambda f: f.order)
+    out = []
+    for series in _series(settings, columns):
+        key = series.check if series.column is None else f"{series.check}:{series.column}"
+        out.append((key, series.action, series.band(ordered, settings.window)))
+    return out
 
 
 def evaluate(
@@ -243,24 +284,14 @@ def evaluate(
     )
     checked: list[str] = []
     findings: list[Finding] = []
-    applied, finding = _row_count(settings, before, observed)
-    if applied:
-        checked.append("row_count")
-    if finding is not None:
-        findings.append(finding)
-    for name, share_check in (
-        ("null_share", settings.null_share),
-        ("invalid_share", settings.invalid_share),
-    ):
-        if share_check is None:
+    for series in _series(settings, columns):
+        value = series.value(observed)
+        band = series.band(before, settings.window) if value is not None else None
+        if value is None or band is None or band.history < settings.min_history:
             continue
-        check: CheckName = "null_share" if name == "null_share" else "invalid_share"
-        for column, rule in share_check.rules(columns).items():
-            applied, finding = _share(check, column, rule, settings, before, observed)
-            if applied:
-                checked.append(f"{check}:{column}")
-            if finding is not None:
-                findings.append(finding)
+        checked.append(band.key)
+        if not band.admits(value):
+            findings.append(band.finding(value))
     if not checked:
         return None
     return DriftReport(tuple(checked), tuple(findings))

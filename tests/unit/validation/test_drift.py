@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
@@ -25,6 +26,7 @@ from lakehouse.validation.drift import (
     evaluate,
 )
 
+REPO = Path(__file__).resolve().parents[3]
 DAY = dt.date(2026, 3, 1)
 COLUMNS = ["member_id", "phone"]
 
@@ -236,3 +238,40 @@ def test_column_stats_come_from_the_totals_aggregate(
     assert stats["phone"] == {"null": 2, "invalid": 1}
     assert stats["plan_code"] == {"null": 0, "invalid": 2}
     assert stats["member_id"] == {"null": 0, "invalid": 0}
+
+
+def test_the_drift_command_shows_the_baseline_the_next_file_meets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lakehouse.cli import main
+
+    lake = tmp_path / "lake"
+    stats = {"phone": {"null": 2, "invalid": 0}, "email": {"null": 50, "invalid": 1}}
+    records = [
+        _audit(f"acme_2026-03-0{d}.csv", Status.SUCCESS, 100 * d, d, column_stats=stats)
+        for d in range(1, 6)
+    ]
+    for day, record in enumerate(records, start=1):
+        record.creation_date = DAY + dt.timedelta(days=day)
+    append_audit(DeltaRsEngine(), lake / "audit" / "files", records[:4])
+    args = ["drift", "--lake-root", str(lake), "--clients-dir", str(REPO / "clients")]
+    assert main([*args, "--client", "acme", "--json"]) == 0
+    rows = {r["check"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["row_count"] == {
+        "client_id": "acme",
+        "check": "row_count",
+        "action": "alert",
+        "files": 4,
+        "baseline": "250",
+        "allowed": "12.5..5000",
+        "status": "waiting: 4 of 5 files",
+    }
+    assert rows["null_share:member_id"]["files"] == 0  # no figure recorded for it
+    append_audit(DeltaRsEngine(), lake / "audit" / "files", records[4:])
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    email = next(line for line in text.splitlines() if "null_share:email" in line)
+    # 50 blank of 100..500 rows: the median share is 50/300; the override's 25 points.
+    assert email.split()[2:] == ["alert", "5", "16.7%", "0.0%..41.7%", "applies"]
+    assert main([*args, "--client", "globex"]) == 1
+    assert "has no drift checks" in capsys.readouterr().err
