@@ -71,7 +71,7 @@ AUDIT_SCHEMA = pa.schema(
         # JSON {kind: count} of PHI redacted in free-text columns (NULL: no free-text column).
         ("phi_redactions", pa.string()),
         # JSON {column: {"null": n, "invalid": n}} of a file that was read: counts only, the
-        # baseline of data-quality drift checks (NULL: not read, or audited before them).
+        # baseline of data-quality drift checks (NULL: not read, or no drift: for its client).
         ("column_stats", pa.string()),
         # JSON {"checked": [...], "findings": [{check, column, observed, baseline, tolerance,
         # low, high, action, history}]} (NULL: no drift check applied; DesignDoc, "Drift").

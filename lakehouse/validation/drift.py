@@ -19,7 +19,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import statistics
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import threading
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,19 +142,20 @@ class DriftReport:
 def column_stat_columns(client: ClientConfig) -> list[Column]:
     """Aggregate expressions for every column's null and invalid counts, to add to the
     validate stage's totals (one pass). Null: the raw value is blank, as ``not_null`` sees
-    it; invalid: the row has a reason code on that column."""
+    it; invalid: the row has a reason code on that column.
+
+    The codes of a row are matched as one ``|``-joined string (``|<column>:`` cannot occur
+    inside a code): cheaper than an ``exists`` lambda per column, which Spark interprets
+    (DesignDoc, "Data-quality drift"). Valid rows (no codes) skip it.
+    """
+    codes = F.concat(F.lit("|"), F.array_join(REASONS, "|"))
     out = []
     for column in client.columns:
         raw = F.col(column.name + RAW_SUFFIX)
-        prefix = f"{column.name}:"
         out.append(F.count_if(raw.isNull() | (F.trim(raw) == "")).alias(column.name + _NULL))
-        flagged = (F.size(REASONS) > 0) & F.exists(REASONS, _starts_with(prefix))
+        flagged = (F.size(REASONS) > 0) & codes.contains(f"|{column.name}:")
         out.append(F.count_if(flagged).alias(column.name + _INVALID))
     return out
-
-
-def _starts_with(prefix: str) -> Callable[[Column], Column]:
-    return lambda code: code.startswith(prefix)
 
 
 def column_stats(totals: Mapping[str, Any], client: ClientConfig) -> dict[str, dict[str, int]]:
@@ -343,28 +345,34 @@ class Baselines:
     engine: TableEngine | None
     audit_path: Path | None
     _files: dict[str, dict[str, FileFigures]] | None = field(default=None, repr=False)
+    # Client streams may process and commit from several threads.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def history(self, client_id: str) -> list[FileFigures]:
-        return list(self._loaded().get(client_id, {}).values())
+        with self._lock:
+            if self._files is None:
+                self._files = _read_history(self.engine, self.audit_path)
+            return list(self._files.get(client_id, {}).values())
 
     def observe(self, records: Iterable[AuditRecord]) -> None:
         """Add (or drop) the files of committed audit rows; no-op until the audit is read."""
-        if self._files is None:
-            return  # read later, with these rows in it
+        with self._lock:
+            if self._files is not None:  # else read later, with these rows in it
+                self._observe(self._files, records)
+
+    @staticmethod
+    def _observe(
+        clients: dict[str, dict[str, FileFigures]], records: Iterable[AuditRecord]
+    ) -> None:
         for record in records:
             if record.client_id is None:
                 continue
-            files = self._files.setdefault(record.client_id, {})
+            files = clients.setdefault(record.client_id, {})
             figures = _figures(_record_row(record)) if record.status == Status.SUCCESS else None
             if figures is not None:
                 files[record.file_name] = figures
             elif record.status in (Status.HELD, Status.SUCCESS):
                 files.pop(record.file_name, None)
-
-    def _loaded(self) -> dict[str, dict[str, FileFigures]]:
-        if self._files is None:
-            self._files = _read_history(self.engine, self.audit_path)
-        return self._files
 
 
 def _record_row(record: AuditRecord) -> dict[str, Any]:
