@@ -61,9 +61,10 @@ _NEXT = {
     AlertKind.SEQUENCE_GAP: "ask the client for the missing files; lakehouse audit --client "
     "{client}",
     AlertKind.DATA_DELAY: "lakehouse status",
-    AlertKind.DQ_DRIFT: "lakehouse quarantine --client {client} --file {file}; ask the client "
-    "whether the change is intended (if so, adjust drift: in clients/{client}.yaml: the "
-    "baseline follows new files within its window)",
+    AlertKind.DQ_DRIFT: "lakehouse drift --client {client} (the baseline) and lakehouse "
+    "quarantine --client {client} --file {file}; ask the client whether the change is "
+    "intended (if so, adjust drift: in clients/{client}.yaml: the baseline follows new files "
+    "within its window)",
     AlertKind.TEST: "nothing (a test alert)",
 }
 
