@@ -41,7 +41,7 @@ class Status(StrEnum):
     DUPLICATE = "DUPLICATE"  # same SHA-256 as a file already ingested: skipped
     REJECTED = "REJECTED"  # not processable (name, client, header): nothing written
     FAILED = "FAILED"  # an error stopped processing; the file is retried on the next run
-    HELD = "HELD"  # invalid ratio above the client's threshold: nothing reached silver
+    HELD = "HELD"  # invalid ratio above threshold, or drift to hold: nothing reached silver
 
 
 AUDIT_SCHEMA = pa.schema(
@@ -70,6 +70,12 @@ AUDIT_SCHEMA = pa.schema(
         ("error", pa.string()),
         # JSON {kind: count} of PHI redacted in free-text columns (NULL: no free-text column).
         ("phi_redactions", pa.string()),
+        # JSON {column: {"null": n, "invalid": n}} of a file that was read: counts only, the
+        # baseline of data-quality drift checks (NULL: not read, or no drift: for its client).
+        ("column_stats", pa.string()),
+        # JSON {"checked": [...], "findings": [{check, column, observed, baseline, tolerance,
+        # low, high, action, history}]} (NULL: no drift check applied; DesignDoc, "Drift").
+        ("drift", pa.string()),
     ]
 )
 
@@ -99,6 +105,8 @@ class AuditRecord:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     error: str | None = None
     phi_redactions: dict[str, int] | None = None
+    column_stats: dict[str, dict[str, int]] | None = None
+    drift: dict[str, Any] | None = None
 
     def as_row(self) -> dict[str, object]:
         row = asdict(self)
@@ -106,6 +114,9 @@ class AuditRecord:
         row["stage_seconds"] = json.dumps(self.stage_seconds, sort_keys=True)
         if self.phi_redactions is not None:
             row["phi_redactions"] = json.dumps(self.phi_redactions, sort_keys=True)
+        for name in ("column_stats", "drift"):
+            if row[name] is not None:
+                row[name] = json.dumps(row[name], sort_keys=True)
         return row
 
     def conserved(self) -> bool:

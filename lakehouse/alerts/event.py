@@ -32,6 +32,7 @@ class AlertKind(StrEnum):
     RUN_FAILED = "run_failed"
     SEQUENCE_GAP = "sequence_gap"
     DATA_DELAY = "data_delay"
+    DQ_DRIFT = "dq_drift"  # a file's figures outside its client's drift tolerance (alert)
     TEST = "test"  # `lakehouse alerts test --sink NAME`
 
 
@@ -48,6 +49,7 @@ _TRIGGER_SEVERITY = {
     AlertKind.RUN_FAILED: Severity.CRITICAL,
     AlertKind.SEQUENCE_GAP: Severity.WARNING,
     AlertKind.DATA_DELAY: Severity.WARNING,
+    AlertKind.DQ_DRIFT: Severity.WARNING,
     AlertKind.TEST: Severity.INFO,
 }
 # What an operator runs next, by kind ({client} and {file} filled in).
@@ -59,6 +61,10 @@ _NEXT = {
     AlertKind.SEQUENCE_GAP: "ask the client for the missing files; lakehouse audit --client "
     "{client}",
     AlertKind.DATA_DELAY: "lakehouse status",
+    AlertKind.DQ_DRIFT: "lakehouse drift --client {client} (the baseline) and lakehouse "
+    "quarantine --client {client} --file {file}; ask the client whether the change is "
+    "intended (if so, adjust drift: in clients/{client}.yaml: the baseline follows new files "
+    "within its window)",
     AlertKind.TEST: "nothing (a test alert)",
 }
 
@@ -94,7 +100,7 @@ class Alert:
 
     @property
     def severity(self) -> Severity:
-        """critical: failures; warning: held, gap, delay; info: every resolve."""
+        """critical: failures; warning: held, gap, delay, drift; info: every resolve."""
         return Severity.INFO if self.action == "resolve" else _TRIGGER_SEVERITY[self.kind]
 
     @property

@@ -26,6 +26,7 @@ from pydantic import (
 from lakehouse.alerts.config import AlertSettings
 from lakehouse.config.calendar import DeliveryCalendar
 from lakehouse.config.consent import ConsentSettings
+from lakehouse.config.drift import DriftSettings
 from lakehouse.config.gold import GoldSettings
 from lakehouse.config.problems import KeyedValueError, KeyedValueErrors, one_or_many
 from lakehouse.config.retention import RetentionPolicy
@@ -37,6 +38,7 @@ __all__ = [
     "ColumnType",
     "ConsentSettings",
     "DeliveryCalendar",
+    "DriftSettings",
     "EvolutionMode",
     "FileFormat",
     "FileKind",
@@ -656,6 +658,9 @@ class ClientConfig(_Frozen):
         description="What a header the config does not declare does (README, 'Schema "
         "evolution'); approved columns come from clients/<client_id>.approved.yaml.",
     )
+    drift: DriftSettings | None = Field(
+        None, description="Data-quality drift checks against the client's own history."
+    )
     token_domain: str | None = Field(
         None,
         description="Token (and SIV) domain. Default: this client's own (client, dataset, "
@@ -693,6 +698,19 @@ class ClientConfig(_Frozen):
         problems = _cross_field_problems(facts, self.merge_key, consent)
         if problems:
             raise KeyedValueErrors(problems)
+        return self
+
+    @model_validator(mode="after")
+    def _drift_columns(self) -> ClientConfig:
+        if self.drift is not None:
+            error = self.drift.unknown_column([c.name for c in self.columns])
+            if error is not None:
+                raise KeyedValueError(
+                    str(error),
+                    key=("drift", *error.key),
+                    expected=error.expected,
+                    found=error.found,
+                )
         return self
 
     @classmethod

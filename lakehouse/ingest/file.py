@@ -8,6 +8,7 @@ import logging
 from contextlib import ExitStack
 from pathlib import Path
 
+from pyspark.sql import Row
 from pyspark.sql import functions as F
 
 from lakehouse.audit import Status
@@ -29,6 +30,14 @@ from lakehouse.silver import merge_silver, silver_rows
 from lakehouse.spark import FILE_CACHE
 from lakehouse.transform import standardise
 from lakehouse.validation import RAW_SUFFIX, REASONS, raw_copies, validate
+from lakehouse.validation.drift import (
+    ColumnCounts,
+    DriftReport,
+    FileFigures,
+    column_stat_columns,
+    column_stats,
+    evaluate,
+)
 
 __all__ = ["process_file"]
 
@@ -48,8 +57,9 @@ def process_file(
 ) -> FileOutcome:
     """Run ``landing`` through the stages; returns counts and status (SUCCESS or HELD).
 
-    A file whose share of invalid rows exceeds the client's ``max_invalid_ratio`` is HELD:
-    bronze and quarantine are written, nothing reaches silver. ``release=True`` (an operator
+    A file whose share of invalid rows exceeds the client's ``max_invalid_ratio``, or that
+    drifts from its client's baseline where the check's action is ``hold`` (``drift:``), is
+    HELD: bronze and quarantine are written, nothing reaches silver. ``release=True`` (an operator
     accepted the file) merges it anyway. ``reprocess=True`` (backfills) merges against the
     current silver even when this file content was merged before, e.g. after a config change.
 
@@ -118,11 +128,18 @@ def process_file(
                 FILE_CACHE
             )
             stack.callback(validated.unpersist)
+            # One aggregate: the counts and, for a client with drift checks, per column the
+            # null and invalid counts its baseline is made of (no Spark job of their own;
+            # other clients do not pay for the 2 x columns expressions: DesignDoc, "Drift").
             totals = validated.agg(
                 F.count(F.lit(1)).alias("read"),
                 F.coalesce(F.sum((F.size(REASONS) == 0).cast("long")), F.lit(0)).alias("valid"),
+                *(column_stat_columns(client) if client.drift is not None else ()),
             ).first()
             assert totals is not None
+            stats = column_stats(totals.asDict(), client) if client.drift is not None else None
+            # The first file of a client with drift checks reads the audit here, once a run.
+            drift = None if release or stats is None else _drift(job, landing, totals, stats)
         rows_read, rows_valid = int(totals["read"]), int(totals["valid"])
         rows_quarantined = rows_read - rows_valid
         faults.reach("before_quarantine")
@@ -154,20 +171,28 @@ def process_file(
                 rows_read=rows_read,
                 rows_valid=rows_valid,
                 rows_quarantined=rows_quarantined,
+                column_stats=stats,
                 error=f"{len(plan.held)} column(s) the config does not declare: "
                 f"{', '.join(plan.held)}; run `lakehouse schema diff --client "
                 f"{client.client_id}`, then `lakehouse schema approve`",
             )
         threshold = client.thresholds.max_invalid_ratio
         ratio = rows_quarantined / rows_read if rows_read else 0.0
+        held = []
         if ratio > threshold and not release:
             # Circuit breaker: a file this bad is more likely a broken extract than bad rows.
+            held.append(f"invalid_ratio:{ratio:.4f}>{threshold}")
+        if drift is not None and drift.hold_reason:
+            held.append(drift.hold_reason)
+        if held:
             return FileOutcome(
                 Status.HELD,
-                reason=f"invalid_ratio:{ratio:.4f}>{threshold}",
+                reason=";".join(held),
                 rows_read=rows_read,
                 rows_valid=rows_valid,
                 rows_quarantined=rows_quarantined,
+                column_stats=stats,
+                drift=drift.as_json() if drift is not None else None,
             )
         faults.reach("before_merge")
         with clock.stage("silver"):
@@ -215,6 +240,8 @@ def process_file(
         rows_stale=counts.stale,
         silver_version=counts.version,
         phi_redactions=phi_redactions,
+        column_stats=stats,
+        drift=drift.as_json() if drift is not None else None,
     )
 
 
@@ -254,3 +281,21 @@ def _log_new_columns(job: Job, plan: FilePlan, file_name: str) -> str | None:
         extra={**context, "columns": ",".join(f"{c.header}->{c.name}" for c in new)},
     )
     return added_reason(len(new))
+
+
+def _drift(
+    job: Job, landing: LandingFile, totals: Row, stats: dict[str, dict[str, int]]
+) -> DriftReport | None:
+    """The file against its client's baseline (None: no ``drift:``, or no check applies)."""
+    client = job.clients[landing.client_id]
+    if client.drift is None:
+        return None
+    observed = FileFigures(
+        file_name=landing.name,
+        creation_date=landing.creation_date,
+        sequence=landing.sequence,
+        rows=int(totals["read"]),
+        columns={name: ColumnCounts(c["null"], c["invalid"]) for name, c in stats.items()},
+    )
+    names = [c.name for c in client.columns]
+    return evaluate(client.drift, names, job.baselines.history(client.client_id), observed)

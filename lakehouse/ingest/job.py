@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from lakehouse.alerts import Alerter
@@ -17,6 +18,8 @@ from lakehouse.pii.policies import needed_purposes
 
 if TYPE_CHECKING:  # pyspark is heavy to import; building a job imports it
     from pyspark.sql import SparkSession
+
+    from lakehouse.validation.drift import Baselines
 
 __all__ = ["Job", "Mode", "build_job", "new_run_id"]
 
@@ -39,6 +42,14 @@ class Job:
     alerter: Alerter = field(default_factory=Alerter.log_only)
     mode: Mode = "ingest"
     faults: Faults = field(default_factory=Faults)
+    # Drift baselines: the audit read once per run, extended by each file it commits.
+    baselines: Baselines = field(default_factory=lambda: _baselines(None, None))
+
+
+def _baselines(engine: TableEngine | None, audit_path: Path | None) -> Baselines:
+    from lakehouse.validation.drift import Baselines  # imports pyspark (validation package)
+
+    return Baselines(engine, audit_path)
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:
@@ -67,14 +78,16 @@ def build_job(
     keys.require(needed_purposes(clients.values()))
     faults = Faults.from_env()
     spark = build_spark(settings)
+    engine = get_engine(settings, spark)
     return Job(
         spark=spark,
         settings=settings,
         clients=clients,
         keys=keys,
-        engine=get_engine(settings, spark),
+        engine=engine,
         run_id=run_id or new_run_id(),
         alerter=alerter,
         mode=mode,
         faults=faults,
+        baselines=_baselines(engine, settings.audit_path),
     )

@@ -19,12 +19,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lakehouse.alerts import Alert, AlertKind
+from lakehouse.alerts.event import Figures
 from lakehouse.archive import archive_outcomes
 from lakehouse.audit import AuditRecord, Status, append_audit, delivered_sequences, safe_error
 from lakehouse.errors import ConservationError, LandingFileError
@@ -84,6 +85,8 @@ class FileOutcome:
     # What an operator must read about the outcome (e.g. the new columns of a schema_drift
     # hold): names and counts, never values. Kept in the audit row's ``error`` column.
     error: str | None = None
+    column_stats: dict[str, dict[str, int]] | None = None
+    drift: dict[str, Any] | None = None  # DriftReport.as_json()
 
 
 @dataclass
@@ -197,6 +200,7 @@ def commit(job: Job, records: Sequence[AuditRecord]) -> None:
     job.alerter.record()
     job.faults.reach("before_audit")
     append_audit(job.engine, job.settings.audit_path, list(records))
+    job.baselines.observe(records)  # later files of this run see these in their baseline
     job.faults.reach("after_audit")
     job.alerter.deliver()  # bounded in time; what is not delivered waits for the next run
     # The audit row is the commit point: from here each file's outcome is final.
@@ -249,17 +253,24 @@ def alerts_for(job: Job, record: AuditRecord, batch: Sequence[AuditRecord] = ())
                 subject=day,
             )
         )
-    figures: dict[str, float | int | str] = {"reason": record.reason or record.error or ""}
+    reason = record.reason or record.error or ""
+    figures: dict[str, float | int | str] = {"reason": reason}
     if record.rows_read:
         figures.update(rows_read=record.rows_read, rows_quarantined=record.rows_quarantined or 0)
+    findings = list((record.drift or {}).get("findings", ()))
     if record.status == Status.HELD:
+        # One alert per held file, with every drift figure: no dq_drift trigger beside it.
+        causes = ["invalid ratio above threshold"] if "invalid_ratio:" in reason else []
+        if findings:
+            causes.append(f"data-quality drift ({', '.join(_key(f) for f in findings)})")
+        figures.update(_drift_figures(findings))
         alerts.append(
             Alert(
                 AlertKind.FILE_HELD,
                 client,
                 name,
                 run_id,
-                _held_text(record),
+                _held_text(record, causes),
                 figures,
             )
         )
@@ -274,6 +285,25 @@ def alerts_for(job: Job, record: AuditRecord, batch: Sequence[AuditRecord] = ())
                 figures,
             )
         )
+    if record.status == Status.SUCCESS:
+        alerts += [_drift_alert(record, run_id, f) for f in findings]
+    if record.drift is not None:
+        # Every check this file passed clears its condition (a no-op where none is open).
+        failed = {_key(f) for f in findings}
+        for key in record.drift.get("checked", ()):
+            if key not in failed:
+                message = f"data-quality drift cleared: {key} within tolerance"
+                alerts.append(
+                    Alert(
+                        AlertKind.DQ_DRIFT,
+                        client,
+                        name,
+                        run_id,
+                        message,
+                        action="resolve",
+                        subject=key,
+                    )
+                )
     if record.status != Status.FAILED:
         cleared = f"file {record.status.value.lower()}: the earlier failure has cleared"
         alerts.append(Alert(AlertKind.FILE_FAILED, client, name, run_id, cleared, action="resolve"))
@@ -291,13 +321,56 @@ def alerts_for(job: Job, record: AuditRecord, batch: Sequence[AuditRecord] = ())
     return alerts
 
 
-def _held_text(record: AuditRecord) -> str:
+def _held_text(record: AuditRecord, causes: Sequence[str]) -> str:
     if (record.reason or "").startswith(DRIFT_REASON):
         return (
             "file held: its header has columns the config does not declare (schema_drift); "
             f"run `lakehouse schema diff --client {record.client_id}`, approve, then release"
         )
-    return "file held: invalid ratio above threshold"
+    return f"file held: {' and '.join(causes) or 'see the reason'}"
+
+
+# Drift findings named in one alert's figures (the audit row holds them all).
+_LISTED_FINDINGS = 10
+
+
+def _key(finding: Mapping[str, Any]) -> str:
+    column = finding.get("column")
+    return str(finding["check"]) + (f":{column}" if column else "")
+
+
+def _drift_figures(findings: Sequence[Mapping[str, Any]]) -> Figures:
+    figures: Figures = {}
+    for finding in findings[:_LISTED_FINDINGS]:
+        key = _key(finding)
+        figures[f"{key}.observed"] = finding["observed"]
+        figures[f"{key}.baseline"] = finding["baseline"]
+        figures[f"{key}.tolerance"] = finding["tolerance"]
+        figures[f"{key}.allowed"] = f"{finding['low']:g}..{finding['high']:g}"
+    if len(findings) > _LISTED_FINDINGS:
+        figures["drift_findings"] = len(findings)
+    return figures
+
+
+def _drift_alert(record: AuditRecord, run_id: str, finding: Mapping[str, Any]) -> Alert:
+    """The dq_drift trigger of one finding of a file that went on (action ``alert``)."""
+    key = _key(finding)
+    what = "row count" if finding["check"] == "row_count" else key.replace(":", " of ", 1)
+    message = (
+        f"data-quality drift: {what} {finding['observed']:g} outside "
+        f"{finding['low']:g}..{finding['high']:g} (baseline {finding['baseline']:g}, the "
+        f"median of {finding['history']} files); the file was ingested"
+    )
+    figures: Figures = {"reason": f"dq_drift:{key}", **_drift_figures([finding])}
+    return Alert(
+        AlertKind.DQ_DRIFT,
+        record.client_id,
+        record.file_name,
+        run_id,
+        message,
+        figures,
+        subject=key,
+    )
 
 
 def _day_complete(job: Job, record: AuditRecord, batch: Sequence[AuditRecord]) -> bool:
