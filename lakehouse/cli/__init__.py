@@ -20,6 +20,7 @@ from lakehouse.cli import (
     ingest,
     ops,
     pii,
+    quarantine,
     release,
     report,
 )
@@ -33,6 +34,7 @@ _COMMAND_MODULES = (
     release,
     backfill,
     ops,
+    quarantine,
     freshness,
     report,
     alerts,
