@@ -56,8 +56,10 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     from lakehouse.ingest.job import build_job, new_run_id
     from lakehouse.ingest.replay import replay_quarantine
     from lakehouse.ingest.run_alerts import alerting_run
+    from lakehouse.pii.export import check_reason
     from lakehouse.pii.key_check import checked_ring
 
+    args.reason = check_reason(args.reason)  # before Spark starts: a ticket or a sentence
     settings = load_cli_settings(args)
     client = client_of(settings, args.client)
     keys = checked_ring(settings, [client])

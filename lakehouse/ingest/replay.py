@@ -57,6 +57,7 @@ from lakehouse.ingest.job import Job
 from lakehouse.ingest.lock import ClientLock
 from lakehouse.ingest.outcome import FileAttempt, FileOutcome, StageClock, commit, outcome_record
 from lakehouse.landing.reader import CORRUPT_COLUMN
+from lakehouse.pii.export import check_reason
 from lakehouse.pii.key_check import commit_key_metadata
 from lakehouse.pii.policies import (
     KEY_TOKEN,
@@ -446,20 +447,16 @@ def _replay_file(
             )
             stack.callback(validated.unpersist)
             selected = validated.where(F.col(_SELECTED))
-            totals = selected.agg(
-                F.count(F.lit(1)).alias("read"),
-                F.coalesce(F.sum((F.size(REASONS) == 0).cast("long")), F.lit(0)).alias("valid"),
-            ).first()
-            assert totals is not None
-            result.revalidated, result.passing = int(totals["read"]), int(totals["valid"])
-            failing = (
-                selected.where(F.size(REASONS) > 0)
-                .select(F.explode(REASONS).alias("r"))
-                .groupBy("r")
-                .count()
-                .collect()
-            )
-            result.still_failing = {str(r["r"]): int(r["count"]) for r in failing}
+            # One job: rows per distinct set of current reasons (few sets; empty = passes).
+            outcomes = selected.groupBy(REASONS).agg(F.count(F.lit(1)).alias("n")).collect()
+            still: Counter[str] = Counter()
+            for row in outcomes:
+                result.revalidated += int(row["n"])
+                if not row[REASONS]:
+                    result.passing += int(row["n"])
+                for current in row[REASONS] or ():
+                    still[str(current)] += int(row["n"])
+            result.still_failing = dict(still)
         if result.passing == 0:
             return result  # nothing passes: nothing is committed, the rows stay open
         passing = selected.where(F.size(REASONS) == 0)
@@ -632,11 +629,7 @@ def replay_quarantine(
         raise LakehouseError(
             f"unknown client '{client_id}'", fix=f"choose from {', '.join(sorted(job.clients))}"
         )
-    reason = reason.strip()
-    if not reason:
-        raise LakehouseError(
-            "a replay needs a reason", client=client_id, fix="pass --reason TICKET-or-sentence"
-        )
+    reason = check_reason(reason)  # as for `lakehouse decrypt`: a ticket or a sentence
     client = job.clients[client_id]
     host = host or socket.gethostname()
     with _pii_event(job, client, reason, user, host) as event:

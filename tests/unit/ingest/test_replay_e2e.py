@@ -5,6 +5,8 @@ once, also across crashes between the replay's three commits."""
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,20 +15,24 @@ import pytest
 from pyspark.sql import SparkSession
 
 from lakehouse.audit import pii_events_path
-from lakehouse.config.models import ClientConfig, Settings
+from lakehouse.cli import main
+from lakehouse.cli.pii import user_name
+from lakehouse.config import load_clients
+from lakehouse.config.models import Settings
 from lakehouse.engine.deltars import DeltaRsEngine
 from lakehouse.errors import LakehouseError
 from lakehouse.ingest import replay as replay_module
 from lakehouse.ingest.file import process_file
 from lakehouse.ingest.job import Job
 from lakehouse.ingest.outcome import FileAttempt, commit, settle
-from lakehouse.ingest.replay import replay_quarantine
+from lakehouse.ingest.replay import PII_EVENT, replay_quarantine
 from lakehouse.landing.checksum import scan_file
 from lakehouse.landing.filenames import parse_file_name
 from lakehouse.ops import client_status, quarantine_reasons
-from lakehouse.pii.keys import KeyRing
+from lakehouse.pii.keys import ENCRYPT_KEY_ENV, KEY_ENV_VARS, TOKEN_KEY_ENV, KeyRing
 from lakehouse.resolutions import resolutions_path
 
+REPO = Path(__file__).resolve().parents[3]
 HEADER = "MemberID,FirstName,LastName,DOB,Phone,Email,Zip,Plan\n"
 OLDER = "acme_2026-03-01.csv"
 NEWER = "acme_2026-03-02.csv"
@@ -40,23 +46,20 @@ OLDER_ROWS = (
 NEWER_ROWS = "AC0000003,Cy,Ray,1975-01-01,,,10001,gold\n"
 
 
-def _strict(clients: dict[str, ClientConfig]) -> ClientConfig:
-    acme = clients["acme"]
-    thresholds = acme.thresholds.model_copy(update={"max_invalid_ratio": 1.0})  # never HELD
-    return acme.model_copy(update={"thresholds": thresholds})
-
-
-def _widened(client: ClientConfig) -> ClientConfig:
-    """The config fix: PLATINUM is a plan code now."""
-    columns = tuple(
-        c.model_copy(
-            update={"checks": c.checks.model_copy(update={"isin": (*c.checks.isin, "PLATINUM")})}
+def _client_dir(tmp_path: Path, name: str, *, widened: bool) -> Path:
+    """A copy of clients/acme.yaml that never holds a file (this test's files are mostly
+    invalid on purpose); ``widened``: the config fix, PLATINUM is a plan code now."""
+    text = (REPO / "clients" / "acme.yaml").read_text(encoding="utf-8")
+    text = text.replace("max_invalid_ratio: 0.20", "max_invalid_ratio: 1.0")
+    if widened:
+        text = text.replace(
+            "isin: [GOLD, SILVER, BRONZE]", "isin: [GOLD, SILVER, BRONZE, PLATINUM]"
         )
-        if c.name == "plan_code" and c.checks.isin
-        else c
-        for c in client.columns
-    )
-    return client.model_copy(update={"columns": columns})
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "acme.yaml").write_text(text, encoding="utf-8")
+    assert ("PLATINUM" in text) == widened
+    return folder
 
 
 def _ingest(job: Job, name: str, rows: str) -> None:
@@ -86,15 +89,20 @@ def _table(engine: DeltaRsEngine, path: Path) -> list[dict[str, Any]]:
 def test_replay_moves_fixed_rows_to_silver_exactly_once(
     spark: SparkSession,
     tmp_path: Path,
-    clients: dict[str, ClientConfig],
     monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    keys = KeyRing(
-        token_key_id="t", keys={"t": bytes([7]) * 32, "e": bytes([8]) * 32}, encrypt_key_id="e"
+    for name in KEY_ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(TOKEN_KEY_ENV, (bytes([7]) * 32).hex())
+    monkeypatch.setenv(ENCRYPT_KEY_ENV, (bytes([8]) * 32).hex())
+    keys = KeyRing.from_environment()  # the ring the command below builds, too
+    fixed_dir = _client_dir(tmp_path, "fixed", widened=True)
+    strict = load_clients(_client_dir(tmp_path, "strict", widened=False))["acme"]
+    settings = Settings(
+        lake_root=tmp_path / "lake", landing_dir=tmp_path / "landing", clients_dir=fixed_dir
     )
-    settings = Settings(lake_root=tmp_path / "lake", landing_dir=tmp_path / "landing")
     engine = DeltaRsEngine()
-    strict = _strict(clients)
     job = Job(spark, settings, {"acme": strict}, keys, engine, run_id="ingest-run")
     _ingest(job, OLDER, OLDER_ROWS)
     _ingest(job, NEWER, NEWER_ROWS)
@@ -103,7 +111,7 @@ def test_replay_moves_fixed_rows_to_silver_exactly_once(
     before = engine.version(silver_path)
     assert len(_table(engine, quarantine_path)) == 4  # 1, 3, 4 and the malformed 5
 
-    fixed = dataclasses.replace(job, clients={"acme": _widened(strict)}, run_id="unused")
+    fixed = dataclasses.replace(job, clients=load_clients(fixed_dir), run_id="unused")
     reason = "INC-42: PLATINUM plan launched"
 
     # A dry run re-validates and predicts, and writes nothing but its pii_events row.
@@ -117,16 +125,14 @@ def test_replay_moves_fixed_rows_to_silver_exactly_once(
     def crash(*_: Any, **__: Any) -> None:
         raise RuntimeError("killed")
 
-    monkeypatch.setattr(replay_module, "commit", crash)
-    with pytest.raises(RuntimeError):
+    with monkeypatch.context() as patched, pytest.raises(RuntimeError):
+        patched.setattr(replay_module, "commit", crash)
         replay_quarantine(fixed, "acme", reason=reason, user="tester")
-    monkeypatch.undo()
     assert engine.version(silver_path) == before + 1
     # Crash 2: the rerun reuses that commit, audits, then dies before the resolutions.
-    monkeypatch.setattr(replay_module, "append_resolutions", crash)
-    with pytest.raises(RuntimeError):
+    with monkeypatch.context() as patched, pytest.raises(RuntimeError):
+        patched.setattr(replay_module, "append_resolutions", crash)
         replay_quarantine(fixed, "acme", reason=reason, user="tester")
-    monkeypatch.undo()
     assert not engine.exists(resolutions_path(settings))
     # The third attempt converges: nothing merged or audited twice.
     report = replay_quarantine(fixed, "acme", reason=reason, user="tester")
@@ -189,8 +195,26 @@ def test_replay_moves_fixed_rows_to_silver_exactly_once(
 
     # A second replay of the same rows commits nothing; the still failing row stays open.
     audit_rows, versions = audit.num_rows, engine.version(silver_path)
-    again = replay_quarantine(fixed, "acme", reason=reason, user="tester")
-    assert [(f.revalidated, f.passing, f.resolved) for f in again.files] == [(1, 0, 0)]
+    # (through the command, on this session's Spark: it builds its job from the config files)
+    conf = tmp_path / "lakehouse.yaml"
+    conf.write_text(
+        "\n".join(
+            f"{k}: {getattr(settings, k)}" for k in ("lake_root", "landing_dir", "clients_dir")
+        ),
+        encoding="utf-8",
+    )
+    umask = os.umask(0o022)
+    os.umask(umask)
+    try:
+        command = ["quarantine", "replay", "--conf", str(conf), "--client", "acme"]
+        assert main([*command, "--reason", reason, "--json"]) == 0
+    finally:
+        os.umask(umask)  # the command sets the lake's umask for this process
+    (again,) = json.loads(capsys.readouterr().out)["files"]
+    assert (again["revalidated"], again["now_passing"], again["resolved"]) == (1, 0, 0)
+    assert again["still_failing_reasons"] == {"birth_date:invalid_date": 1}
+    latest = max(_table(engine, pii_events_path(settings.lake_root)), key=lambda r: r["started_at"])
+    assert (latest["event"], latest["user"], latest["rows"]) == (PII_EVENT, user_name(), 1)
     assert engine.version(silver_path) == versions
     assert engine.read(settings.audit_path).num_rows == audit_rows
     assert len(_table(engine, resolutions_path(settings))) == 2

@@ -188,6 +188,8 @@ def test_the_replay_command_checks_its_arguments_and_keys_before_spark(
     with pytest.raises(SystemExit):
         main([*base, "--client", "acme"])  # --reason is required
     assert "--reason" in capsys.readouterr().err
+    assert main([*base, "--client", "acme", "--reason", "fix"]) == 1
+    assert "--reason must say why" in capsys.readouterr().err
     assert main([*base, "--client", "nobody", "--reason", "INC-1"]) == 1
     assert "unknown client 'nobody'" in capsys.readouterr().err
     for name in KEY_ENV_VARS:
