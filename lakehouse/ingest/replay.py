@@ -67,6 +67,7 @@ from lakehouse.pii.policies import (
     split_phi_counts,
 )
 from lakehouse.resolutions import (
+    MALFORMED,
     REPLAY_REASON,
     QuarantinedRow,
     append_resolutions,
@@ -272,6 +273,12 @@ def plan_replay(
             skipped[first.source_file] = (
                 "its file has no SUCCESS audit row (HELD: its valid rows are not in silver "
                 f"either): release it first (`lakehouse release --file {first.source_file}`)"
+            )
+            continue
+        if all(r.malformed for r in mine):
+            skipped[first.source_file] = (
+                f"its {len(mine)} open row(s) are malformed records ({MALFORMED}): no config "
+                "change can replay them; ask the client to send the records again in a new file"
             )
             continue
         assert first.creation_date is not None and first.sequence is not None

@@ -12,14 +12,21 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from lakehouse.audit import Status
+from lakehouse.audit import Status, pii_events_path
 from lakehouse.cli import main
 from lakehouse.config.models import ClientConfig
-from lakehouse.errors import LakehouseError
-from lakehouse.ingest.replay import matches_code, plan_replay
+from lakehouse.errors import KeyMissingError, LakehouseError, LockBusyError
+from lakehouse.ingest.lock import ClientLock
+from lakehouse.ingest.replay import (
+    PII_EVENT,
+    _check_keys,
+    matches_code,
+    plan_replay,
+    replay_quarantine,
+)
 from lakehouse.ops import client_status, quarantine_reasons
 from lakehouse.ops.report_series import client_summaries, rows_per_day
-from lakehouse.pii.keys import KEY_ENV_VARS
+from lakehouse.pii.keys import KEY_ENV_VARS, KeyRing
 from lakehouse.resolutions import (
     RESOLUTION_SCHEMA,
     append_resolutions,
@@ -158,6 +165,7 @@ def test_a_replay_plans_the_open_rows_of_ingested_files(
         ({"reason_code": "min_length"}, "no quarantined row has reason code", "plan_code:isin"),
         ({"file": "acme_2026-01-05.csv"}, "can be replayed", "lakehouse release"),
         ({"reason_code": "regex"}, "no open quarantined rows", "changes nothing"),
+        ({"reason_code": "malformed"}, "can be replayed", "send the records again"),
     ],
 )
 def test_nothing_to_replay_is_an_error_naming_client_file_and_fix(
@@ -224,3 +232,34 @@ def test_views_count_a_replayed_file_once_and_move_its_rows_to_valid(
     assert [(d.valid, d.quarantined) for d in rows_per_day([first, *rows, backfill])["acme"]] == [
         (9, 1)
     ]
+
+
+def test_a_key_the_ring_lacks_is_named_with_client_and_file(
+    quarantined: Any, clients: dict[str, ClientConfig]
+) -> None:
+    (plan,), _ = plan_replay(_job(quarantined), clients["acme"])
+    job = SimpleNamespace(keys=KeyRing(token_key_id="t", keys={"t": bytes(32)}))
+    with pytest.raises(KeyMissingError, match="encrypt key 'k-2025'") as missing:
+        _check_keys(job, clients["acme"], plan, {"k-2025"})
+    assert (missing.value.client, missing.value.file) == ("acme", "acme_2026-01-06.csv")
+    assert "encrypt_old_key_ids" in (missing.value.fix or "")
+
+
+def test_a_replay_takes_the_client_lock_and_records_the_attempt(
+    quarantined: Any, clients: dict[str, ClientConfig]
+) -> None:
+    settings = quarantined.settings
+    job = SimpleNamespace(settings=settings, engine=quarantined.engine, clients=clients)
+    with (
+        ClientLock(settings.lock_dir, "acme", run_id="ingest-1"),
+        pytest.raises(LockBusyError, match="ingest-1"),
+    ):
+        replay_quarantine(job, "acme", reason="INC-1234", user="ops")
+    (event,) = quarantined.engine.read(pii_events_path(settings.lake_root)).to_pylist()
+    assert (event["event"], event["status"], event["user"], event["reason"]) == (
+        PII_EVENT,
+        "FAILED",
+        "ops",
+        "INC-1234",
+    )
+    assert event["rows"] == 0 and "being ingested by another run" in event["error"]
