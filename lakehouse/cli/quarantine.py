@@ -29,21 +29,24 @@ _QUARANTINE = (
 
 
 def _cmd_quarantine(args: argparse.Namespace) -> int:
-    if not args.client:
+    if not args.list_client:
         raise LakehouseError(
             "which client?", fix="pass --client ID (or `lakehouse quarantine replay --help`)"
         )
     settings = load_cli_settings(args)
     clients = load_clients(settings.clients_dir)
-    dataset_of(clients, args.client)  # unknown client -> error naming the choices
-    rows = quarantine_reasons(settings, get_engine(settings), clients[args.client], files=args.file)
-    if args.json:
+    client_id = args.list_client
+    dataset_of(clients, client_id)  # unknown client -> error naming the choices
+    rows = quarantine_reasons(
+        settings, get_engine(settings), clients[client_id], files=args.list_files
+    )
+    if args.list_json:
         print(to_json(rows))
     else:
         total = sum(r["rows"] for r in rows)
         opened = sum(r["open"] for r in rows)
         print(
-            f"quarantine reasons for {args.client} ({total} reason occurrence(s): "
+            f"quarantine reasons for {client_id} ({total} reason occurrence(s): "
             f"{opened} open, {total - opened} resolved):"
         )
         print(render_table(rows, _QUARANTINE))
@@ -59,6 +62,11 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     from lakehouse.pii.export import check_reason
     from lakehouse.pii.key_check import checked_ring
 
+    if args.list_client or args.list_files or args.list_json:
+        raise LakehouseError(
+            "--client, --file and --json before 'replay' belong to the listing",
+            fix="put them after 'replay': lakehouse quarantine replay --client ID ...",
+        )
     args.reason = check_reason(args.reason)  # before Spark starts: a ticket or a sentence
     settings = load_cli_settings(args)
     client = client_of(settings, args.client)
@@ -132,11 +140,17 @@ def register(sub: Subcommands) -> None:
         "quarantine", help="quarantine reasons with open/resolved counts (no values); replay"
     )
     settings_args(quarantine)
-    quarantine.add_argument("--client", help="required for the listing")
+    # The listing's own names: a replay's --client/--file/--json must not mix with them.
+    quarantine.add_argument("--client", dest="list_client", help="required for the listing")
     quarantine.add_argument(
-        "--file", action="append", help="only rows from this landing file (repeatable)"
+        "--file",
+        dest="list_files",
+        action="append",
+        help="only rows from this landing file (repeatable)",
     )
-    quarantine.add_argument("--json", action="store_true", help="machine-readable output")
+    quarantine.add_argument(
+        "--json", dest="list_json", action="store_true", help="machine-readable output"
+    )
     quarantine.set_defaults(func=_cmd_quarantine)
     verbs = quarantine.add_subparsers(dest="verb")
     replay = verbs.add_parser(
@@ -151,6 +165,11 @@ def register(sub: Subcommands) -> None:
         ),
     )
     settings_args(replay)
+    for action in replay._actions:
+        if action.option_strings and action.dest != "help":
+            # Given before `replay` (`quarantine --lake-root X replay ...`), a settings flag
+            # must not be reset by this parser's default: only a flag given here overrides.
+            action.default = argparse.SUPPRESS
     replay.add_argument("--client", required=True)
     replay.add_argument("--file", help="only rows from this landing file")
     replay.add_argument(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -13,7 +14,7 @@ import pyarrow as pa
 import pytest
 
 from lakehouse.audit import Status, pii_events_path
-from lakehouse.cli import main
+from lakehouse.cli import build_parser, main
 from lakehouse.config.models import ClientConfig
 from lakehouse.errors import KeyMissingError, LakehouseError, LockBusyError
 from lakehouse.ingest.lock import ClientLock
@@ -196,6 +197,14 @@ def test_the_replay_command_checks_its_arguments_and_keys_before_spark(
     with pytest.raises(SystemExit):
         main([*base, "--client", "acme"])  # --reason is required
     assert "--reason" in capsys.readouterr().err
+    listing_flag = ["quarantine", "--client", "acme", "replay", *base[2:], "--client", "acme"]
+    assert main([*listing_flag, "--reason", "INC-1"]) == 1
+    assert "belong to the listing" in capsys.readouterr().err
+    # Settings flags work on either side of `replay`; given after it, they win.
+    before = ["quarantine", "--lake-root", "/a", "replay", "--client", "acme", "--reason", "r"]
+    assert build_parser().parse_args(before).lake_root == Path("/a")
+    after = build_parser().parse_args([*before, "--lake-root", "/b"])
+    assert after.lake_root == Path("/b") and after.conf == Path("conf/lakehouse.yaml")
     assert main([*base, "--client", "acme", "--reason", "fix"]) == 1
     assert "--reason must say why" in capsys.readouterr().err
     assert main([*base, "--client", "nobody", "--reason", "INC-1"]) == 1
