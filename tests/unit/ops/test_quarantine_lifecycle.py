@@ -272,3 +272,35 @@ def test_a_replay_takes_the_client_lock_and_records_the_attempt(
         "INC-1234",
     )
     assert event["rows"] == 0 and "being ingested by another run" in event["error"]
+
+
+def test_the_replay_report_says_what_stays_open_and_why(capsys: pytest.CaptureFixture[str]) -> None:
+    from lakehouse.cli.quarantine import _print_report
+
+    file = {
+        "file": "acme_2026-01-06.csv",
+        "revalidated": 3,
+        "now_passing": 2,
+        "still_failing": 1,
+        "still_failing_reasons": {"birth_date:invalid_date": 1},
+        "malformed_left_open": 1,
+        "inserted": 1,
+        "updated": 0,
+        "unchanged": 0,
+        "stale": 1,
+        "resolved": 2,
+        "run_id": "replay-0123456789abcdef",
+        "silver_version": 7,
+        "recovered": ["silver"],
+    }
+    report = {"client_id": "acme", "dry_run": False, "files": [file], "skipped": {"b.csv": "HELD"}}
+    _print_report(report)
+    out, err = capsys.readouterr()
+    assert "3 re-validated, 2 now pass (inserted=1 updated=0 unchanged=0 stale=1)" in out
+    assert "still failing: birth_date:invalid_date (1 row(s)); they stay open" in out
+    assert "1 malformed record(s) (_record:malformed) left open" in out
+    assert "run replay-0123456789abcdef, silver version 7" in out and "earlier attempt" in out
+    assert "b.csv: skipped, HELD" in out and "2 row(s) resolved" in err
+    _print_report({**report, "dry_run": True})
+    out, err = capsys.readouterr()
+    assert "would be inserted=1" in out and "resolved 2" not in out and "dry run" in err
