@@ -96,6 +96,7 @@ def merge_silver(
     reuse_committed: bool = True,
     retries: int,
     metadata: dict[str, str],
+    app_id: str | None = None,
 ) -> SilverCounts:
     """Merge one file's silver rows; a replay commits nothing and creates no version.
 
@@ -109,9 +110,12 @@ def merge_silver(
     A file whose merge already committed (the process died before its audit row) gets the
     counts of that commit back, so the audit of a recovered run equals a clean run's
     (``reuse_committed=False``: merge against the current table regardless, for backfills).
+
+    ``app_id``: the commit's idempotency id; default ``lakehouse:silver:<file_sha256>`` (one
+    commit per file content). A quarantine replay names its batch instead.
     """
     keys = list(client.merge_key)
-    app_id = f"lakehouse:silver:{file_sha256}"
+    app_id = app_id or f"lakehouse:silver:{file_sha256}"
     committed = _committed_counts(engine, path, app_id) if reuse_committed else None
     if committed is not None:
         return committed

@@ -1,4 +1,4 @@
-"""Operations commands: ``status``, ``audit``, ``quarantine``, ``history``, ``archive``,
+"""Operations commands: ``status``, ``audit``, ``history``, ``archive``,
 ``validate-config``, ``config-schema`` and ``schedules render``.
 
 They read tables through the engine and never start Spark. Tables for people by default,
@@ -34,7 +34,6 @@ from lakehouse.ops import (
     client_json_schema,
     client_status,
     dataset_of,
-    quarantine_reasons,
     render_table,
     table_history,
     to_json,
@@ -67,13 +66,6 @@ _AUDIT = (
     *FILE_OUTCOME,
     Column("reason", "reason"),
     Column("run_id", "run"),
-)
-_QUARANTINE = (
-    Column("reason", "reason"),
-    Column("rows", "rows", ">"),
-    Column("share_of_quarantined", "share", ">", percent=True),
-    Column("files", "files", ">"),
-    Column("latest_file", "latest file"),
 )
 _HISTORY = (
     Column("version", "version", ">"),
@@ -108,20 +100,6 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         limit=args.limit,
     )
     _emit(rows, _AUDIT, args.json)
-    return 0
-
-
-def _cmd_quarantine(args: argparse.Namespace) -> int:
-    settings = load_cli_settings(args)
-    clients = load_clients(settings.clients_dir)
-    dataset_of(clients, args.client)  # unknown client -> error naming the choices
-    rows = quarantine_reasons(settings, get_engine(settings), clients[args.client], files=args.file)
-    if args.json:
-        print(to_json(rows))
-    else:
-        total = sum(r["rows"] for r in rows)
-        print(f"quarantine reasons for {args.client} ({total} reason occurrence(s)):")
-        print(render_table(rows, _QUARANTINE))
     return 0
 
 
@@ -253,15 +231,6 @@ def register(sub: Subcommands) -> None:
     audit.add_argument("--limit", type=int, help="only the newest N rows")
     _json_flag(audit)
     audit.set_defaults(func=_cmd_audit)
-
-    quarantine = sub.add_parser("quarantine", help="quarantine reasons with counts (no values)")
-    settings_args(quarantine)
-    quarantine.add_argument("--client", required=True)
-    quarantine.add_argument(
-        "--file", action="append", help="only rows from this landing file (repeatable)"
-    )
-    _json_flag(quarantine)
-    quarantine.set_defaults(func=_cmd_quarantine)
 
     history = sub.add_parser("history", help="table versions: time, operation, run, metrics")
     settings_args(history)

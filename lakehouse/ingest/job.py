@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pyspark is heavy to import; building a job imports it
 __all__ = ["Job", "Mode", "build_job", "new_run_id"]
 
 # How a file came to be processed: decides what an operator is told to do after a failure.
-Mode = Literal["ingest", "release", "backfill"]
+Mode = Literal["ingest", "release", "backfill", "replay"]
 
 
 @dataclass(frozen=True)

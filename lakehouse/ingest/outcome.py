@@ -211,6 +211,7 @@ _RETRY = {
     "ingest": "it is retried on the next run",
     "release": "release it again once the cause is fixed",
     "backfill": "run the backfill again once the cause is fixed",
+    "replay": "run the quarantine replay again once the cause is fixed",
 }
 
 

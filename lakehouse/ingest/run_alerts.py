@@ -25,6 +25,7 @@ _NEXT = {
     "ingest": "lakehouse ingest{client_flag} (after fixing the cause named in the alert)",
     "release": "lakehouse release --file <file> (after fixing the cause named in the alert)",
     "backfill": "lakehouse backfill{client_flag} --from ... --to ... (after fixing the cause)",
+    "replay": "lakehouse quarantine replay{client_flag} --reason ... (after fixing the cause)",
 }
 
 

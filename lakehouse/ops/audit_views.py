@@ -11,6 +11,7 @@ from lakehouse.audit import Status
 from lakehouse.config.models import ClientConfig, Settings
 from lakehouse.engine.base import TableEngine
 from lakehouse.errors import LakehouseError
+from lakehouse.resolutions import REPLAY_REASON
 
 __all__ = ["audit_rows", "client_status", "read_audit"]
 
@@ -55,13 +56,20 @@ def client_status(
         mine = [r for r in rows if r["client_id"] == client_id]
         last_by_file: dict[str, dict[str, Any]] = {}
         success_by_file: dict[str, dict[str, Any]] = {}
+        replayed: dict[str, int] = {}  # rows a quarantine replay moved to silver since then
         for row in mine:  # oldest first: later rows win
+            if row["reason"] == REPLAY_REASON and row["status"] == Status.SUCCESS:
+                name = row["file_name"]
+                replayed[name] = replayed.get(name, 0) + (row["rows_valid"] or 0)
+                continue
             last_by_file[row["file_name"]] = row
             if row["status"] == Status.SUCCESS:
                 success_by_file[row["file_name"]] = row
+                replayed.pop(row["file_name"], None)
         ingested = list(success_by_file.values())
         read = sum(r["rows_read"] or 0 for r in ingested)
         quarantined = sum(r["rows_quarantined"] or 0 for r in ingested)
+        quarantined -= sum(n for name, n in replayed.items() if name in success_by_file)
         client = clients.get(client_id)
         limit = client.thresholds.max_invalid_ratio if client else None
         last = mine[-1] if mine else None

@@ -18,6 +18,7 @@ import pyarrow as pa
 from lakehouse.audit import Status
 from lakehouse.engine.base import CommitRecord
 from lakehouse.ops.freshness import ClientFreshness, DeliveryCheck
+from lakehouse.resolutions import REPLAY_REASON
 
 __all__ = [
     "STAGE_ORDER",
@@ -117,29 +118,54 @@ def in_period(
     return kept
 
 
+def _is_replay(row: Mapping[str, Any]) -> bool:
+    return row.get("reason") == REPLAY_REASON and row["status"] == Status.SUCCESS
+
+
 def _latest_by_file(rows: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
-    """File name -> its latest audit row (rows come oldest first, as ``read_audit`` gives)."""
+    """File name -> its latest audit row (rows come oldest first, as ``read_audit`` gives);
+    a quarantine replay's row is not an outcome of the file (see ``_replayed``)."""
     latest: dict[str, Mapping[str, Any]] = {}
     for row in rows:
-        latest[str(row["file_name"])] = row
+        if not _is_replay(row):
+            latest[str(row["file_name"])] = row
     return latest
+
+
+def _replayed(rows: Iterable[Mapping[str, Any]]) -> Counter[str]:
+    """File name -> rows quarantine replays moved to silver since the file's latest outcome."""
+    replayed: Counter[str] = Counter()
+    for row in rows:
+        name = str(row["file_name"])
+        if _is_replay(row):
+            replayed[name] += row.get("rows_valid") or 0
+        elif row["status"] in (Status.SUCCESS, Status.HELD):
+            replayed.pop(name, None)
+    return replayed
 
 
 def rows_per_day(rows: Iterable[Mapping[str, Any]]) -> dict[str, tuple[DayRows, ...]]:
     """Client -> rows per creation date, each file counted once by its latest SUCCESS or HELD
-    outcome (a backfill's row replaces the first ingest's, a release replaces the hold)."""
+    outcome (a backfill's row replaces the first ingest's, a release replaces the hold; a
+    quarantine replay's row moves its rows from quarantined to valid)."""
+    rows = list(rows)
+    replayed = _replayed(rows)
     counted: dict[str, Mapping[str, Any]] = {}
     for row in rows:
-        if row["status"] in (Status.SUCCESS, Status.HELD) and row.get("creation_date"):
+        if (
+            not _is_replay(row)
+            and row["status"] in (Status.SUCCESS, Status.HELD)
+            and row.get("creation_date")
+        ):
             counted[str(row["file_name"])] = row
     days: dict[str, dict[dt.date, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0, 0]))
-    for row in counted.values():
+    for name, row in counted.items():
         cell = days[str(row["client_id"])][row["creation_date"]]
         if row["status"] == Status.HELD:
             cell[2] += row.get("rows_read") or 0
         else:
-            cell[0] += row.get("rows_valid") or 0
-            cell[1] += row.get("rows_quarantined") or 0
+            cell[0] += (row.get("rows_valid") or 0) + replayed[name]
+            cell[1] += (row.get("rows_quarantined") or 0) - replayed[name]
     return {
         client: tuple(DayRows(day, *cells[day]) for day in sorted(cells))
         for client, cells in sorted(days.items())
@@ -281,13 +307,16 @@ def client_summaries(
 ) -> tuple[dict[str, Any], ...]:
     """Per client, over the period's rows: files by latest outcome, rows read and quarantined
     by ingested files (each file once), the quarantine rate, and silver's rows now."""
-    latest = _latest_by_file(rows)
+    rows = list(rows)
+    latest, replayed = _latest_by_file(rows), _replayed(rows)
     out = []
     for client in client_ids:
         mine = [r for r in latest.values() if r.get("client_id") == client]
         ingested = [r for r in mine if r["status"] == Status.SUCCESS]
         read = sum(r.get("rows_read") or 0 for r in ingested)
-        quarantined = sum(r.get("rows_quarantined") or 0 for r in ingested)
+        quarantined = sum(
+            (r.get("rows_quarantined") or 0) - replayed[str(r["file_name"])] for r in ingested
+        )
         by_status = Counter(str(r["status"]) for r in mine)
         last = max((w for r in ingested if (w := _when(r))), default=None)
         out.append(

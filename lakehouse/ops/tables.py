@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from lakehouse.config.models import ClientConfig, Settings
 from lakehouse.engine.base import CommitRecord, TableEngine
 from lakehouse.errors import LakehouseError
+from lakehouse.resolutions import quarantined_rows
 
 __all__ = [
     "TABLES",
@@ -65,36 +66,32 @@ def quarantine_reasons(
     """Reason codes (``column:code``) with the rows and files they occur in, most rows first;
     ``files`` limits it to rows from those landing files.
 
+    ``rows`` = ``open`` + ``resolved``: a row replayed into silver after a config fix
+    (``lakehouse quarantine replay``) is resolved, and stays in quarantine with its reasons.
     A row with two reasons counts under both. Values are never read.
     """
-    path = settings.table_path("quarantine", client.dataset)
-    if not engine.exists(path):
-        return []
-    table = engine.read(
-        path,
-        columns=["_reasons", "_source_file", "_creation_date"],
-        partition=("client_id", client.client_id),
-    )
-    if files is not None:
-        wanted = pa.array(sorted(files), pa.string())
-        table = table.filter(pc.is_in(table.column("_source_file").cast(pa.string()), wanted))
+    records = quarantined_rows(settings, engine, client, files=files)
     rows: Counter[str] = Counter()
+    resolved: Counter[str] = Counter()
     seen_in: dict[str, set[str]] = {}
     latest: dict[str, tuple[dt.date, str]] = {}
-    for record in table.to_pylist():
-        for reason in record["_reasons"] or []:
+    for record in records:
+        for reason in record.reasons:
             rows[reason] += 1
-            seen_in.setdefault(reason, set()).add(record["_source_file"])
-            seen = (record["_creation_date"], record["_source_file"])
+            resolved[reason] += int(record.resolved)
+            seen_in.setdefault(reason, set()).add(record.source_file)
+            seen = (record.creation_date or dt.date.min, record.source_file)
             if reason not in latest or seen > latest[reason]:
                 latest[reason] = seen
-    total = table.num_rows
+    total = len(records)
     return [
         {
             "reason": reason,
             "column": reason.split(":", 1)[0],
             "code": reason.split(":", 1)[-1],
             "rows": count,
+            "open": count - resolved[reason],
+            "resolved": resolved[reason],
             "share_of_quarantined": count / total if total else None,
             "files": len(seen_in[reason]),
             "latest_file": latest[reason][1],

@@ -142,7 +142,8 @@ def test_a_misspelt_key_gets_the_nearest_spelling_or_the_allowed_keys(tmp_path: 
             "colour",
             "unknown key",
             "one of client_id, dataset, description, phone_region, file, columns, merge_key, "
-            "thresholds, phi, delivery, retention, consent, schema_evolution, drift, token_domain (check the spelling)",
+            "thresholds, phi, delivery, retention, consent, schema_evolution, drift, token_domain "
+            "(check the spelling)",
             "'blue'",
         ),
     ]
