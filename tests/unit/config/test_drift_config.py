@@ -52,13 +52,13 @@ ERRORS = {
     "ratio of 1 or more": (
         {"row_count": {"tolerance": 1.5}},
         "drift.row_count.tolerance",
-        "less than 1",
+        "expected a number < 1.0",
         "1.5",
     ),
     "share tolerance above 1": (
         {"null_share": {"tolerance": 10}},
         "drift.null_share.tolerance",
-        "less than or equal to 1",
+        "expected a number <= 1.0",
         "10",
     ),
     "unknown action": (
@@ -76,7 +76,7 @@ ERRORS = {
     "no check": ({"window": 10}, "drift", "names no check", "none"),
     "unknown column": (
         {"null_share": {"tolerance": 0.1, "columns": ["member_id", "fone"]}},
-        "drift.null_share.columns.1",
+        "drift.null_share.columns[1]",
         "column 'fone', which is not among the columns",
         "'fone'",
     ),
@@ -95,7 +95,7 @@ ERRORS = {
     "misspelt key": (
         {"row_count": {"tolerence": 0.5}},
         "drift.row_count.tolerence",
-        "Extra inputs are not permitted",
+        "unknown key",
         "0.5",
     ),
 }
