@@ -151,7 +151,9 @@ def _cmd_validate_config(args: argparse.Namespace) -> int:
     settings = load_cli_settings(args)  # settings errors stop here, naming file and key
     clients, problems = check_client_files(settings.clients_dir)
     schedules = args.schedules or (DEFAULT_SCHEDULES if DEFAULT_SCHEDULES.exists() else None)
-    with_files = {p.stem for p in client_files(settings.clients_dir)} | set(clients)
+    with_files = {p.stem for p in client_files(settings.clients_dir)} | {
+        c.client_id for c in clients.values()
+    }
     if schedules is not None:
         problems += check_schedules_file(schedules, with_files)
     exports = args.exports or (DEFAULT_EXPORTS if DEFAULT_EXPORTS.exists() else None)

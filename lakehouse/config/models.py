@@ -28,6 +28,7 @@ from lakehouse.config.calendar import DeliveryCalendar
 from lakehouse.config.consent import ConsentSettings
 from lakehouse.config.drift import DriftSettings
 from lakehouse.config.gold import GoldSettings
+from lakehouse.config.measurements import MeasurementSettings
 from lakehouse.config.problems import KeyedValueError, KeyedValueErrors, one_or_many
 from lakehouse.config.retention import RetentionPolicy
 
@@ -57,7 +58,9 @@ __all__ = [
     "XmlLayout",
 ]
 
-ColumnType = Literal["string", "code", "name", "integer", "number", "date", "phone", "email", "zip"]
+ColumnType = Literal[
+    "string", "code", "name", "integer", "number", "date", "timestamp", "phone", "email", "zip"
+]
 """Logical column types; each has a standardiser (``lakehouse.transform``) and a parse check."""
 
 PiiPolicy = Literal[
@@ -168,6 +171,29 @@ class ColumnSpec(_Frozen):
     free_text: bool = Field(
         False, description="Scan for PHI (SSN, card, phone, email, dates, MRN) and redact it."
     )
+    references: str | None = Field(
+        None,
+        description="'<dataset>.<column>' of the same client this column points at (readings' "
+        "member_id -> members.member_id): a token column is tokenised in that column's token "
+        "domain, so the two tables join on their tokens.",
+    )
+
+    @field_validator("references")
+    @classmethod
+    def _reference(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = value.split(".")
+            if len(parts) != 2 or not all(_IDENTIFIER.match(p) for p in parts):
+                raise ValueError("must be '<dataset>.<column>', e.g. members.member_id")
+        return value
+
+    @property
+    def referenced(self) -> tuple[str, str] | None:
+        """``(dataset, column)`` of ``references``, or None."""
+        if self.references is None:
+            return None
+        dataset, column = self.references.split(".")
+        return dataset, column
 
     @property
     def header(self) -> str:
@@ -661,6 +687,17 @@ class ClientConfig(_Frozen):
     drift: DriftSettings | None = Field(
         None, description="Data-quality drift checks against the client's own history."
     )
+    measurements: MeasurementSettings | None = Field(
+        None,
+        description="A readings dataset: per-type units, ranges and outlier flags "
+        "(README, 'Datasets').",
+    )
+    default_dataset: str | None = Field(
+        None,
+        description="Set by the loader in the datasets form: the client's dataset whose files "
+        "keep the bare {client_id}_{date} name. None: this is that dataset.",
+        exclude=True,
+    )
     token_domain: str | None = Field(
         None,
         description="Token (and SIV) domain. Default: this client's own (client, dataset, "
@@ -712,6 +749,29 @@ class ClientConfig(_Frozen):
                     found=error.found,
                 )
         return self
+
+    @model_validator(mode="after")
+    def _measurement_columns(self) -> ClientConfig:
+        if self.measurements is not None:
+            error = self.measurements.unknown_column([c.name for c in self.columns])
+            if error is not None:
+                raise KeyedValueError(
+                    str(error),
+                    key=("measurements", *error.key),
+                    expected=error.expected,
+                    found=error.found,
+                )
+        return self
+
+    @property
+    def feed(self) -> str:
+        """This dataset's landing prefix and its key among the loaded configs: the client id
+        for the client's default dataset (``acme_2026-01-05.csv``), else
+        ``<client_id>_<dataset>`` (``acme_readings_2026-01-05.jsonl``). Client ids cannot
+        contain ``_``, so no feed key is another client's id."""
+        if self.default_dataset is None or self.default_dataset == self.dataset:
+            return self.client_id
+        return f"{self.client_id}_{self.dataset}"
 
     @classmethod
     def raw_cross_field_problems(cls, data: Mapping[str, Any]) -> list[KeyedValueError]:

@@ -14,7 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from lakehouse.config.loader import client_files, load_client
+from lakehouse.config.datasets import DatasetBlock, dataset_blocks, prefixed
+from lakehouse.config.loader import client_files, load_client_datasets
 from lakehouse.config.models import ClientConfig
 from lakehouse.config.problems import Problem, read_yaml, validation_problems
 from lakehouse.errors import ConfigError
@@ -55,10 +56,18 @@ def _validate_all(model: type[BaseModel], path: Path) -> list[ConfigProblem]:
     except ConfigError as exc:
         return [ConfigProblem(str(path), exc.key, exc.problem, exc.expected, exc.found)]
     problems = _problems(path, duplicates)
-    try:
-        model.model_validate(data)
-    except ValidationError as exc:
-        problems += _problems(path, validation_problems(model, data, exc))
+    blocks, found = (
+        dataset_blocks(data)
+        if model is ClientConfig
+        else ([DatasetBlock(None, data, frozenset())], [])
+    )
+    problems += _problems(path, found)
+    for block in blocks:
+        try:
+            model.model_validate(block.data)
+        except ValidationError as exc:
+            found = [prefixed(block, p) for p in validation_problems(model, block.data, exc)]
+            problems += _problems(path, found)
     return problems
 
 
@@ -79,11 +88,12 @@ def check_client_files(
             problems.extend(schema_problems)
             continue
         try:
-            client = load_client(path)  # file-level rules: client_id equals the file name
+            # File-level rules: client_id equals the file name, references resolve.
+            configs = load_client_datasets(path)
         except ConfigError as exc:
             problems.append(ConfigProblem(str(path), exc.key, exc.problem, exc.expected, exc.found))
             continue
-        clients[client.client_id] = client
+        clients.update({config.feed: config for config in configs})
     return clients, problems
 
 
@@ -117,6 +127,10 @@ def check_exports_file(
     problems = _validate_all(ExportsConfig, path)
     if problems:
         return problems
+    # Keys of ``clients`` are feeds (acme, acme_readings); profiles name clients.
+    client_ids = {c.client_id for c in clients.values()} | {
+        i for i in client_ids if i not in clients
+    }
     data, _ = read_yaml(path)
     exports = ExportsConfig.model_validate(data)
     for name, profile in exports.profiles.items():
@@ -132,13 +146,15 @@ def check_exports_file(
                         found=repr(client_id),
                     )
                 )
-            elif client_id in clients and clients[client_id].dataset != profile.dataset:
+            elif client_id in clients and profile.dataset not in (
+                written := sorted(c.dataset for c in clients.values() if c.client_id == client_id)
+            ):
                 problems.append(
                     ConfigProblem(
                         str(path),
                         f"profiles.{name}.dataset",
                         f"client '{client_id}' writes another dataset",
-                        expected=repr(clients[client_id].dataset),
+                        expected=" or ".join(map(repr, written)),
                         found=repr(profile.dataset),
                     )
                 )

@@ -83,7 +83,14 @@ def _choices(literal: Any) -> str:
 
 
 def test_shipped_clients_load(clients: dict[str, ClientConfig]) -> None:
-    assert sorted(clients) == ["acme", "globex"]
+    assert sorted(clients) == ["acme", "acme_readings", "globex"]
+    readings = clients["acme_readings"]
+    assert (readings.client_id, readings.dataset, readings.feed) == (
+        "acme",
+        "readings",
+        "acme_readings",
+    )
+    assert readings.file.format == "jsonl" and readings.measurements is not None
     acme, globex = clients["acme"], clients["globex"]
     assert (acme.dataset, globex.dataset) == ("members", "members")
     assert (acme.file.delimiter, globex.file.delimiter) == (",", "|")
@@ -149,11 +156,11 @@ def test_copy_of_shipped_client_loads_from_any_directory(tmp_path: Path) -> None
     assert load_client(path) == load_clients(CLIENTS)["acme"]
 
 
-def test_load_clients_keys_by_client_id_and_ignores_other_files(tmp_path: Path) -> None:
+def test_load_clients_keys_by_feed_and_ignores_other_files(tmp_path: Path) -> None:
     _write(tmp_path, _acme())
     (tmp_path / "notes.txt").write_text("not a client", encoding="utf-8")
     (tmp_path / "acme.yml").write_text("not: loaded", encoding="utf-8")
-    assert list(load_clients(tmp_path)) == ["acme"]
+    assert list(load_clients(tmp_path)) == ["acme", "acme_readings"]
 
 
 def test_load_clients_missing_directory(tmp_path: Path) -> None:
@@ -211,7 +218,7 @@ FIELD_ERRORS: dict[str, tuple[Mutation, str, str, str | None]] = {
         "True",
     ),
     "missing required key": (
-        _pop("dataset"),
+        lambda data: [data.pop(k) for k in ("datasets", "dataset")],
         "dataset",
         "expected the key to be present",
         None,
