@@ -10,15 +10,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from lakehouse.config.datasets import feed_of
 from lakehouse.engine.base import TableEngine
 from lakehouse.errors import LakehouseError
+
+if TYPE_CHECKING:
+    from lakehouse.config.models import ClientConfig
 
 __all__ = [
     "AUDIT_SCHEMA",
@@ -76,6 +81,9 @@ AUDIT_SCHEMA = pa.schema(
         # JSON {"checked": [...], "findings": [{check, column, observed, baseline, tolerance,
         # low, high, action, history}]} (NULL: no drift check applied; DesignDoc, "Drift").
         ("drift", pa.string()),
+        # The dataset of the file (members, readings, ...); NULL in rows written before
+        # clients had several datasets, and for files no dataset was found for.
+        ("dataset", pa.string()),
     ]
 )
 
@@ -107,6 +115,7 @@ class AuditRecord:
     phi_redactions: dict[str, int] | None = None
     column_stats: dict[str, dict[str, int]] | None = None
     drift: dict[str, Any] | None = None
+    dataset: str | None = None
 
     def as_row(self) -> dict[str, object]:
         row = asdict(self)
@@ -155,18 +164,27 @@ def ingested_files(engine: TableEngine, path: Path) -> dict[str, str]:
     }
 
 
-def delivered_sequences(engine: TableEngine, path: Path) -> dict[tuple[str, dt.date], set[int]]:
-    """(client, creation date) -> the sequence numbers of that day's audited files, whatever
+def delivered_sequences(
+    engine: TableEngine, path: Path, clients: Mapping[str, ClientConfig]
+) -> dict[tuple[str, dt.date], set[int]]:
+    """(feed, creation date) -> the sequence numbers of that day's audited files, whatever
     their outcome: a file that arrived is not missing (a REJECTED one has its own row and
-    alert saying why it must be sent again)."""
+    alert saying why it must be sent again). ``clients``: the configs by feed."""
     if not engine.exists(path):
         return {}
-    table = engine.read(path, columns=["client_id", "creation_date", "sequence"])
+    names = ["client_id", "creation_date", "sequence", "dataset"]
+    table = engine.read(path, columns=[n for n in names if n in _columns(engine, path)])
     days: dict[tuple[str, dt.date], set[int]] = {}
     for row in table.to_pylist():
         if None not in (row["client_id"], row["creation_date"], row["sequence"]):
-            days.setdefault((row["client_id"], row["creation_date"]), set()).add(row["sequence"])
+            feed = feed_of(row["client_id"], row.get("dataset"), clients)
+            days.setdefault((feed, row["creation_date"]), set()).add(row["sequence"])
     return days
+
+
+def _columns(engine: TableEngine, path: Path) -> list[str]:
+    schema = engine.schema(path)
+    return list(schema.names) if schema is not None else []
 
 
 def latest_outcomes(engine: TableEngine, path: Path) -> dict[str, dict[str, Any]]:

@@ -9,6 +9,7 @@ conditions, so a concurrent writer cannot make it regress data.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,13 +45,18 @@ def silver_columns(client: ClientConfig) -> list[str]:
     return [c.name for c in client.columns if c.pii != "drop"]
 
 
-def silver_rows(valid: DataFrame, client: ClientConfig, keys: KeyRing) -> DataFrame:
+def silver_rows(
+    valid: DataFrame, client: ClientConfig, keys: KeyRing, *, extra: Sequence[str] = ()
+) -> DataFrame:
     """Standardised valid rows -> silver rows: PHI redacted and deterministic policies
     applied, keyed hash of that content, then encryption (last, because an encrypted value
     differs on every write: the hash sees the plaintext, so equal rows stay unchanged).
 
     Clients with ``free_text`` columns also get ``_phi_<kind>`` finding counts per row; take
     them out with ``lakehouse.pii.policies.split_phi_counts`` before merging.
+
+    ``extra``: derived columns of ``valid`` carried to silver as they are, outside the row
+    hash (a measurement dataset's ``typical_flag``, ``member_known``).
     """
     business = silver_columns(client)
     prepared = prepare_silver(valid, client, keys)
@@ -58,6 +64,7 @@ def silver_rows(valid: DataFrame, client: ClientConfig, keys: KeyRing) -> DataFr
     hashed = prepared.select(
         "client_id",
         *business,
+        *extra,
         row_hash(business, keys, client).alias(HASH),
         *ORDER,
         "_source_file",

@@ -123,6 +123,8 @@ def _from_archive(
         except LandingFileError as error:
             skipped.append((path.name, error.reason))
             continue
+        if landing.feed != client_id:
+            continue  # a file of another dataset of the client (backfills: README, "Datasets")
         files.append(
             BackfillFile(
                 landing=landing,

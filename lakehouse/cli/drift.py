@@ -55,7 +55,7 @@ def _cmd_drift(args: argparse.Namespace) -> int:
     for client in sorted(chosen, key=lambda c: c.client_id):
         assert client.drift is not None
         names = [c.name for c in client.columns]
-        history = baselines.history(client.client_id)
+        history = baselines.history(client)
         for key, action, band in bands(client.drift, names, history):
             check = key.split(":", 1)[0]
             files = band.history if band is not None else 0

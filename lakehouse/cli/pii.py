@@ -13,7 +13,7 @@ import pwd
 import socket
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, cast
@@ -90,18 +90,20 @@ def _audited(
 
 
 @contextmanager
-def _dataset_locks(settings: Settings, client: ClientConfig, run_id: str) -> Iterator[None]:
-    """The lock of every client writing ``client``'s dataset. A full vacuum (erasure,
-    retention) removes every file the table does not reference, including files another
-    client's run has written but not committed yet: all of them must be idle."""
+def _dataset_locks(
+    settings: Settings, client: ClientConfig, run_id: str, also: Sequence[str] = ()
+) -> Iterator[None]:
+    """The lock of every feed (client and dataset) writing ``client``'s dataset or one of
+    ``also``. A full vacuum (erasure, retention) removes every file the table does not
+    reference, including files another client's run has written but not committed yet: all
+    of them must be idle."""
     from lakehouse.ingest.lock import ClientLock
 
-    sharing = {
-        c for c, v in load_clients(settings.clients_dir).items() if v.dataset == client.dataset
-    }
+    datasets = {client.dataset, *also}
+    sharing = {f for f, v in load_clients(settings.clients_dir).items() if v.dataset in datasets}
     with ExitStack() as locks:
-        for client_id in sorted(sharing | {client.client_id}):
-            locks.enter_context(ClientLock(settings.lock_dir, client_id, run_id=run_id))
+        for feed in sorted(sharing | {client.feed}):
+            locks.enter_context(ClientLock(settings.lock_dir, feed, run_id=run_id))
         yield
 
 
@@ -279,16 +281,30 @@ def erase_member(
     Raises:
         LakehouseError: the erasure could not be verified (the event says which files).
     """
-    from lakehouse.pii.erasure import forget
+    from lakehouse.pii.erasure import forget, referencing
     from lakehouse.spark import build_spark
 
     engine = _engine(settings)
+    # Readings (and any dataset with `references:` to the member key) lose the member too.
+    related = referencing(load_clients(settings.clients_dir), client)
     with (
         _audited(settings, engine, "forget", client.client_id, reason) as event,
-        _dataset_locks(settings, client, f"forget-{event.event_id}"),
+        _dataset_locks(
+            settings,
+            client,
+            f"forget-{event.event_id}",
+            also=[r.config.dataset for r in related],
+        ),
     ):
         report = forget(
-            build_spark(settings), settings, client, engine, keys, raw_key, dry_run=dry_run
+            build_spark(settings),
+            settings,
+            client,
+            engine,
+            keys,
+            raw_key,
+            dry_run=dry_run,
+            related=related,
         )
         event.subject = report.fingerprint
         event.tables = ",".join(sorted(report.rows))

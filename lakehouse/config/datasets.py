@@ -32,13 +32,16 @@ never another dataset's columns or rules. Files of the default dataset keep the 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lakehouse.config.problems import Problem
 
-__all__ = ["CLIENT_LEVEL", "DatasetBlock", "dataset_blocks", "prefixed"]
+if TYPE_CHECKING:
+    from lakehouse.config.models import ClientConfig
+
+__all__ = ["CLIENT_LEVEL", "DatasetBlock", "dataset_blocks", "feed_of", "feeds_of", "prefixed"]
 
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 # What a dataset block inherits from the top level of its client file.
@@ -154,3 +157,24 @@ def dataset_blocks(data: Mapping[str, Any]) -> tuple[list[DatasetBlock], list[Pr
 def prefixed(block: DatasetBlock, problem: Problem) -> Problem:
     """``problem`` of ``block.data`` with its key as spelt in the file."""
     return Problem(block.key_in_file(problem.key), problem.message, problem.expected, problem.found)
+
+
+def feed_of(client_id: str, dataset: str | None, clients: Mapping[str, ClientConfig]) -> str:
+    """The feed key of ``client_id``'s ``dataset`` (``ClientConfig.feed``); ``dataset`` None
+    (audit rows written before datasets were recorded) is the client's default dataset.
+    ``clients`` maps feeds to configs, so ``clients[client_id]`` is the default dataset."""
+    default = clients.get(client_id)
+    if dataset is None or default is None or default.dataset == dataset:
+        return client_id
+    return f"{client_id}_{dataset}"
+
+
+def feeds_of(client_ids: Iterable[str], clients: Mapping[str, ClientConfig]) -> list[str]:
+    """Every feed of ``client_ids`` (a client's default dataset first), in client order."""
+    wanted = list(dict.fromkeys(client_ids))
+    return [
+        feed
+        for client_id in wanted
+        for feed, config in sorted(clients.items(), key=lambda item: item[0] != client_id)
+        if config.client_id == client_id
+    ]

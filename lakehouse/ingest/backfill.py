@@ -68,6 +68,7 @@ def _process(job: Job, file: BackfillFile, staging: Path) -> AuditRecord:
         file_sha256=file.sha256,
         creation_date=file.landing.creation_date,
         sequence=file.landing.sequence,
+        dataset=job.clients[file.landing.feed].dataset,
     )
     if file.duplicate_of is not None:
         duplicate = FileOutcome(Status.DUPLICATE, reason=f"duplicate_of:{file.duplicate_of}")
@@ -79,7 +80,7 @@ def _process(job: Job, file: BackfillFile, staging: Path) -> AuditRecord:
             path = rebuild_from_bronze(
                 job.engine,
                 job.settings,
-                job.clients[file.landing.client_id],
+                job.clients[file.landing.feed],
                 job.keys,
                 file_name=file.name,
                 file_sha256=file.sha256,

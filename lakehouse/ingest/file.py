@@ -19,6 +19,7 @@ from lakehouse.evolution.registry import accepted_silver_columns
 from lakehouse.evolution.rescue import rescue_frame
 from lakehouse.ingest.job import Job
 from lakehouse.ingest.outcome import FileAttempt, FileOutcome, StageClock
+from lakehouse.ingest.readings import check_readings, flag_reading_outliers, validated_columns
 from lakehouse.landing.checksum import FileScan
 from lakehouse.landing.filenames import LandingFile
 from lakehouse.landing.read import read_landing
@@ -71,7 +72,7 @@ def process_file(
     Raises whatever a stage raises; the commit point audits it. Bad *data* never raises: it is
     quarantined (rows) or rejected (``LandingFileError`` for the whole file).
     """
-    client = job.clients[landing.client_id]
+    client = job.clients[landing.feed]
     settings = job.settings
     faults = job.faults
     lineage = Lineage(
@@ -124,9 +125,10 @@ def process_file(
             standardised = standardise(
                 raw_copies(raw, file_client), file_client.columns, client.phone_region
             )
-            validated = validate(standardised, file_client, corrupt_column=CORRUPT_COLUMN).persist(
-                FILE_CACHE
-            )
+            checked = validate(standardised, file_client, corrupt_column=CORRUPT_COLUMN)
+            if client.measurements is not None:  # units, ranges, the member lookup
+                checked = check_readings(job, client, checked)
+            validated = checked.persist(FILE_CACHE)
             stack.callback(validated.unpersist)
             # One aggregate: the counts and, for a client with drift checks, per column the
             # null and invalid counts its baseline is made of (no Spark job of their own;
@@ -197,7 +199,9 @@ def process_file(
         faults.reach("before_merge")
         with clock.stage("silver"):
             valid = validated.where(F.size(REASONS) == 0)
-            silver = silver_rows(valid, client, job.keys)
+            silver = silver_rows(valid, client, job.keys, extra=validated_columns(client))
+            if client.measurements is not None:
+                silver = flag_reading_outliers(job, client, silver)
             if any(c.free_text for c in client.columns):
                 # The PHI totals take a pass of their own before the merge's: compute once.
                 silver = silver.persist(FILE_CACHE)
@@ -287,7 +291,7 @@ def _drift(
     job: Job, landing: LandingFile, totals: Row, stats: dict[str, dict[str, int]]
 ) -> DriftReport | None:
     """The file against its client's baseline (None: no ``drift:``, or no check applies)."""
-    client = job.clients[landing.client_id]
+    client = job.clients[landing.feed]
     if client.drift is None:
         return None
     observed = FileFigures(
@@ -298,4 +302,4 @@ def _drift(
         columns={name: ColumnCounts(c["null"], c["invalid"]) for name, c in stats.items()},
     )
     names = [c.name for c in client.columns]
-    return evaluate(client.drift, names, job.baselines.history(client.client_id), observed)
+    return evaluate(client.drift, names, job.baselines.history(client), observed)

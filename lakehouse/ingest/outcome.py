@@ -28,6 +28,7 @@ from lakehouse.alerts import Alert, AlertKind
 from lakehouse.alerts.event import Figures
 from lakehouse.archive import archive_outcomes
 from lakehouse.audit import AuditRecord, Status, append_audit, delivered_sequences, safe_error
+from lakehouse.config.datasets import feed_of
 from lakehouse.errors import ConservationError, LandingFileError
 from lakehouse.evolution.plan import DRIFT_REASON
 from lakehouse.landing.sequences import GAP_REASON, missing_sequences
@@ -62,6 +63,7 @@ class FileAttempt:
     file_sha256: str | None = None
     creation_date: dt.date | None = None
     sequence: int | None = None
+    dataset: str | None = None  # None: no dataset was found for the file (misnamed, ...)
 
     def with_sha256(self, sha256: str) -> FileAttempt:
         return replace(self, file_sha256=sha256)
@@ -117,6 +119,7 @@ def _record(job: Job, attempt: FileAttempt, clock: StageClock | None) -> AuditRe
         creation_date=attempt.creation_date,
         sequence=attempt.sequence,
         stage_seconds=dict(clock.seconds) if clock else {},
+        dataset=attempt.dataset,
     )
 
 
@@ -228,7 +231,7 @@ def alerts_for(job: Job, record: AuditRecord, batch: Sequence[AuditRecord] = ())
     alerts: list[Alert] = []
     client, name, run_id = record.client_id, record.file_name, job.run_id
     gap = next((p for p in (record.reason or "").split(";") if p.startswith(GAP_REASON)), None)
-    day = record.creation_date.isoformat() if record.creation_date else ""
+    day = _gap_subject(job, record)
     if gap is not None:
         alerts.append(
             Alert(
@@ -378,14 +381,29 @@ def _day_complete(job: Job, record: AuditRecord, batch: Sequence[AuditRecord]) -
     """True when the record's day has an open gap alert and now no number below its highest
     is missing (the audit so far plus ``batch``). Reads the audit only for an open gap."""
     day, client = record.creation_date, record.client_id
-    if day is None or not job.alerter.is_open(AlertKind.SEQUENCE_GAP, client, day.isoformat()):
+    if day is None or not job.alerter.is_open(
+        AlertKind.SEQUENCE_GAP, client, _gap_subject(job, record)
+    ):
         return False
-    seen = set(
-        delivered_sequences(job.engine, job.settings.audit_path).get((client or "", day), ())
-    )
+    feed = feed_of(client or "", record.dataset, job.clients)
+    delivered = delivered_sequences(job.engine, job.settings.audit_path, job.clients)
+    seen = set(delivered.get((feed, day), ()))
     seen |= {
         r.sequence
         for r in (record, *batch)
-        if r.sequence is not None and r.client_id == client and r.creation_date == day
+        if r.sequence is not None
+        and r.client_id == client
+        and r.dataset == record.dataset
+        and r.creation_date == day
     }
     return not missing_sequences(max(seen, default=0) + 1, seen)
+
+
+def _gap_subject(job: Job, record: AuditRecord) -> str:
+    """A sequence gap's alert subject: the day (``2026-01-15``), with the dataset for a
+    client's other datasets (``readings/2026-01-15``): each dataset numbers its own files."""
+    if record.creation_date is None:
+        return ""
+    day = record.creation_date.isoformat()
+    feed = feed_of(record.client_id or "", record.dataset, job.clients)
+    return day if feed == record.client_id else f"{record.dataset}/{day}"

@@ -130,7 +130,7 @@ def release_file(
     landing = parse_file_name(file_name, clients)
     sha256 = str(last["file_sha256"])
     path = _locate(settings, landing.client_id, file_name, sha256)
-    _refuse_undeclared(path, clients[landing.client_id])
+    _refuse_undeclared(path, clients[landing.feed])
     run_id = new_run_id()
     # From here a failure is the release run failing (run_failed), not an operator's typo.
     with alerting_run(alerter, mode="release", client_id=landing.client_id, run_id=run_id):
@@ -142,8 +142,10 @@ def release_file(
             file_sha256=sha256,
             creation_date=landing.creation_date,
             sequence=landing.sequence,
+            dataset=clients[landing.feed].dataset,
         )
-        with ClientLock(settings.lock_dir, landing.client_id, run_id=job.run_id):
+        # The lock of the dataset's landing stream: an ingest of the same feed waits.
+        with ClientLock(settings.lock_dir, landing.feed, run_id=job.run_id):
             record = settle(
                 job,
                 attempt,

@@ -22,6 +22,7 @@ from lakehouse.audit import (
     latest_outcomes,
     safe_error,
 )
+from lakehouse.config.datasets import feed_of, feeds_of
 from lakehouse.config.models import ClientConfig, Settings
 from lakehouse.engine import get_engine
 from lakehouse.errors import LakehouseError, LandingFileError, LockBusyError, RunFailed
@@ -41,7 +42,7 @@ from lakehouse.ingest.outcome import (
 from lakehouse.ingest.run_alerts import alerting_run, run_failed, run_resolved
 from lakehouse.landing.checksum import FileScan, scan_file, sha256_file
 from lakehouse.landing.discovery import UNROUTED, DiscoveredFile, discover
-from lakehouse.landing.filenames import LandingFile, RejectReason, parse_file_name
+from lakehouse.landing.filenames import LandingFile, RejectReason, feed_prefix, parse_file_name
 from lakehouse.landing.reader import HeaderReject
 from lakehouse.landing.sequences import gap_reason, missing_sequences
 from lakehouse.pii.keys import KeyRing
@@ -98,14 +99,14 @@ class _Run:
         """foreachBatch handler: one micro-batch of new files from one stream."""
         clients = self.job.clients
         if stream == UNROUTED:
-            # Every file shows up here; only names no client stream will pick up are ours.
-            stray = [
-                f for f in files if f.name.split("_", 1)[0] not in clients or "_" not in f.name
-            ]
+            # Every file shows up here; only names no feed's stream will pick up are ours.
+            stray = [f for f in files if feed_prefix(f.name, clients) is None]
             self._finish([self._reject(f, _routing_error(f, clients)) for f in stray])
             return
         parsed: list[tuple[LandingFile, DiscoveredFile]] = []
         refused: list[AuditRecord] = []
+        # The glob ``acme_*`` also lists ``acme_readings_*``: that feed's stream has them.
+        files = [f for f in files if feed_prefix(f.name, clients) == stream]
         for file in files:
             try:
                 _require_regular_file(file)
@@ -114,11 +115,11 @@ class _Run:
                 refused.append(self._reject(file, error))
         self._finish(refused)
         for landing, _ in parsed:  # files that arrive together are not missing either
-            day = (landing.client_id, landing.creation_date)
+            day = (landing.feed, landing.creation_date)
             self.delivered.setdefault(day, set()).add(landing.sequence)
         failures = []
         for landing, file in sorted(parsed, key=lambda pair: pair[0]):
-            day = (landing.client_id, landing.creation_date)
+            day = (landing.feed, landing.creation_date)
             missing = missing_sequences(landing.sequence, self.delivered[day])
             record = self._process(landing, file)
             if record is None:
@@ -142,17 +143,18 @@ class _Run:
             return
         latest = latest_outcomes(self.job.engine, self.job.settings.audit_path)
         records = []
+        clients = self.job.clients
         for path in sorted(landing.iterdir()):
-            prefix = path.name.split("_", 1)[0]
+            feed = feed_prefix(path.name, clients)
             if (
                 not path.is_file()
                 or path.is_symlink()
                 or path.name.startswith((".", "_"))
-                or (prefix in self.job.clients and prefix not in streams)
+                or (feed is not None and feed not in streams)
             ):
                 continue
             stat, seen = path.stat(), latest.get(path.name)
-            client = prefix if prefix in self.job.clients else None
+            client = clients[feed].client_id if feed is not None else None
             file = DiscoveredFile(path=path, size=stat.st_size, modified=dt.datetime.now(dt.UTC))
             if stat.st_size == 0 and seen is None:
                 error = LandingFileError(
@@ -184,9 +186,10 @@ class _Run:
         """Process one file; None when this very file (name and content) is already
         ingested: a micro-batch replayed after a crash, which the audit already covers."""
         self.job.faults.reach("file_start")
-        attempt = _attempt(file, landing.client_id, landing=landing)
-        extra = {"client": landing.client_id, "file": landing.name}
-        encoding = self.job.clients[landing.client_id].file.encoding
+        config = self.job.clients[landing.feed]
+        attempt = _attempt(file, landing.client_id, landing=landing, dataset=config.dataset)
+        extra = {"client": landing.client_id, "dataset": config.dataset, "file": landing.name}
+        encoding = config.file.encoding
         try:
             scan = scan_file(file.path, encoding)
         except Exception as exc:  # noqa: BLE001 - audited as the file's outcome
@@ -227,7 +230,7 @@ class _Run:
         scan: FileScan,
     ) -> FileOutcome:
         if scan.bad_byte_offset is not None:
-            encoding = self.job.clients[landing.client_id].file.encoding
+            encoding = self.job.clients[landing.feed].file.encoding
             raise LandingFileError(
                 f"not valid {encoding} at byte {scan.bad_byte_offset}",
                 reason=RejectReason.BAD_ENCODING,
@@ -243,6 +246,7 @@ def _attempt(
     *,
     landing: LandingFile | None = None,
     sha256: str | None = None,
+    dataset: str | None = None,
 ) -> FileAttempt:
     return FileAttempt(
         client_id=client_id,
@@ -251,6 +255,7 @@ def _attempt(
         file_sha256=sha256,
         creation_date=landing.creation_date if landing else None,
         sequence=landing.sequence if landing else None,
+        dataset=dataset,
     )
 
 
@@ -282,7 +287,7 @@ def run_ingest(
     run_id: str | None = None,
     alerter: Alerter | None = None,
 ) -> RunResult:
-    """Ingest every new landing file (of ``only`` clients, if given).
+    """Ingest every new landing file (of ``only`` clients, if given: each of their datasets).
 
     A failing file does not stop other files or clients; see ``RunResult.raise_for_failures``.
     ``alerter``: default, built from ``settings`` and the environment before Spark starts.
@@ -290,11 +295,12 @@ def run_ingest(
     Raises:
         ConfigError: an alert sink is misconfigured or its secret is missing (before Spark).
     """
-    unknown = sorted(set(only) - set(clients))
+    client_ids = sorted({c.client_id for c in clients.values()})
+    unknown = sorted(set(only) - set(client_ids))
     if unknown:
         raise LakehouseError(
             f"unknown client(s): {', '.join(unknown)}",
-            fix=f"choose from {', '.join(sorted(clients))} or add clients/<id>.yaml",
+            fix=f"choose from {', '.join(client_ids)} or add clients/<id>.yaml",
         )
     if alerter is None:
         alerter = Alerter.from_settings(settings, get_engine(settings))
@@ -303,8 +309,8 @@ def run_ingest(
     with alerting_run(alerter, mode="ingest", client_id=scope, run_id=run_id):
         job = build_job(settings, clients, keys, run_id=run_id, alerter=alerter)
         result = _ingest(job, only)
-        for stream in [*(only or sorted(clients)), UNROUTED]:
-            client = stream if stream in clients else None
+        for stream in [*_feeds(clients, only), UNROUTED]:
+            client = clients[stream].client_id if stream in clients else None
             subject = f"ingest/{stream}"
             if stream in result.stream_errors:
                 error = LakehouseError(
@@ -317,11 +323,17 @@ def run_ingest(
     return result
 
 
+def _feeds(clients: dict[str, ClientConfig], only: Sequence[str]) -> list[str]:
+    """The landing streams of a run: one per feed (dataset) of the ``only`` clients, or of
+    every client."""
+    return feeds_of(only, clients) if only else sorted(clients)
+
+
 def _ingest(job: Job, only: Sequence[str]) -> RunResult:
     settings, clients, engine = job.settings, job.clients, job.engine
     with ExitStack() as locks:
         streams, skipped = [], {}
-        for stream in [*(only or sorted(clients)), UNROUTED]:
+        for stream in [*_feeds(clients, only), UNROUTED]:
             try:
                 locks.enter_context(ClientLock(settings.lock_dir, stream, run_id=job.run_id))
                 streams.append(stream)
@@ -331,12 +343,16 @@ def _ingest(job: Job, only: Sequence[str]) -> RunResult:
         run = _Run(
             job=job,
             ingested=ingested_files(engine, settings.audit_path),
-            delivered=delivered_sequences(engine, settings.audit_path),
+            delivered=delivered_sequences(engine, settings.audit_path, clients),
         )
         log.info("run started", extra={"run_id": job.run_id, "streams": ",".join(streams)})
         errors = discover(job.spark, settings, streams, run.handle)
         run.sweep_landing(streams)
-    failed_streams = {r.client_id for r in run.records if r.status == Status.FAILED}
+    failed_streams = {
+        feed_of(r.client_id, r.dataset, clients)
+        for r in run.records
+        if r.status == Status.FAILED and r.client_id is not None
+    }
     return RunResult(
         run_id=job.run_id,
         records=run.records,

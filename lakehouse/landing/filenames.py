@@ -1,23 +1,27 @@
-"""The landing file-name contract: ``{client_id}_{creation_date}[_N].{ext}``.
+"""The landing file-name contract: ``{client_id}_{creation_date}[_N].{ext}`` for a client's
+default dataset, ``{client_id}_{dataset}_{creation_date}[_N].{ext}`` for its others (the
+prefix is the dataset's feed, ``ClientConfig.feed``).
 
-The extension is the client's ``file.format``: ``.csv`` (the default), ``.jsonl`` or ``.xml``.
+The extension is the dataset's ``file.format``: ``.csv`` (the default), ``.jsonl`` or ``.xml``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from lakehouse.config.models import ClientConfig
 from lakehouse.errors import LandingFileError
 
-__all__ = ["LandingFile", "RejectReason", "parse_file_name"]
+__all__ = ["LandingFile", "RejectReason", "feed_prefix", "parse_file_name"]
 
 _NAME = re.compile(
     r"^(?P<client>[a-z][a-z0-9]*)_(?P<date>[^_]+?)(?:_(?P<seq>[0-9]{1,6}))?\.(?P<ext>csv|jsonl|xml)$"
 )
+# The same after a dataset's feed prefix: what follows ``acme_readings_``.
+_REST = re.compile(r"^(?P<date>[^_]+?)(?:_(?P<seq>[0-9]{1,6}))?\.(?P<ext>csv|jsonl|xml)$")
 
 
 class RejectReason:
@@ -35,12 +39,25 @@ class RejectReason:
 
 @dataclass(frozen=True, order=True)
 class LandingFile:
-    """A correctly named landing file. Sorts by (client, creation date, sequence)."""
+    """A correctly named landing file. Sorts by (client, creation date, sequence); ``feed``
+    names the dataset's config (``ClientConfig.feed``; default: the client's default one)."""
 
     client_id: str
     creation_date: dt.date
     sequence: int
     name: str
+    feed: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.feed:
+            object.__setattr__(self, "feed", self.client_id)
+
+
+def feed_prefix(name: str, feeds: Iterable[str]) -> str | None:
+    """The feed whose files ``name`` is named like: the longest of ``feeds`` (the configs'
+    keys) ``f`` with ``name`` starting ``f_`` (``acme_readings_...`` before ``acme_...``)."""
+    found = [feed for feed in feeds if name.startswith(feed + "_")]
+    return max(found, key=len) if found else None
 
 
 def parse_file_name(
@@ -53,16 +70,18 @@ def parse_file_name(
             client's ``file.name_date_format`` or lies in the future. The file is audited with
             ``reason``.
     """
-    match = _NAME.fullmatch(name)
+    feed = feed_prefix(name, clients)
+    match = _REST.fullmatch(name[len(feed) + 1 :]) if feed is not None else _NAME.fullmatch(name)
     if match is None:
         raise LandingFileError(
-            "file name does not follow {client_id}_{creation_date}[_N].csv (or .jsonl, .xml)",
+            "file name does not follow {client_id}_{creation_date}[_N].csv (or .jsonl, .xml; "
+            "{client_id}_{dataset}_... for a client's other datasets)",
             reason=RejectReason.MISNAMED,
             client=None,
             file=name,
         )
-    client_id = match["client"]
-    client = clients.get(client_id)
+    client = clients.get(feed) if feed is not None else None
+    client_id = client.client_id if client is not None else match["client"]
     if client is None:
         raise LandingFileError(
             f"no client configuration clients/{client_id}.yaml",
@@ -73,8 +92,8 @@ def parse_file_name(
     if match["ext"] != client.file.extension:
         # A .csv from a JSON-lines client (or the reverse) would be parsed as the wrong format.
         raise LandingFileError(
-            f"client {client_id} delivers .{client.file.extension} files (file.format: "
-            f"{client.file.format}), not .{match['ext']}",
+            f"client {client_id} delivers .{client.file.extension} {client.dataset} files "
+            f"(file.format: {client.file.format}), not .{match['ext']}",
             reason=RejectReason.MISNAMED,
             client=client_id,
             file=name,
@@ -114,4 +133,6 @@ def parse_file_name(
             file=name,
         )
     sequence = int(digits) if digits is not None else 0
-    return LandingFile(client_id=client_id, creation_date=created, sequence=sequence, name=name)
+    return LandingFile(
+        client_id=client_id, creation_date=created, sequence=sequence, name=name, feed=client.feed
+    )

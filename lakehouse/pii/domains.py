@@ -25,12 +25,18 @@ LEGACY_DOMAIN = "_legacy"
 
 
 def token_domain(client: ClientConfig, column: str) -> str:
-    """HMAC domain of ``column``'s tokens for ``client``."""
+    """HMAC domain of ``column``'s tokens for ``client``: the referenced column's domain for
+    a column with ``references: <dataset>.<column>`` (readings' member ids are tokenised as
+    the client's members' are, so the two silver tables join on the token)."""
+    dataset = client.dataset
+    spec = next((c for c in client.columns if c.name == column), None)
+    if spec is not None and spec.referenced is not None:
+        dataset, column = spec.referenced
     if client.token_domain == LEGACY_DOMAIN:
         return column
     if client.token_domain:
         return f"shared:{client.token_domain}:{column}"
-    return f"client:{client.client_id}:{client.dataset}:{column}"
+    return f"client:{client.client_id}:{dataset}:{column}"
 
 
 def row_domain(client: ClientConfig) -> str:

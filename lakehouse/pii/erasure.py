@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -35,6 +35,7 @@ from pyspark.sql import functions as F
 from lakehouse.config.models import ClientConfig, Settings
 from lakehouse.engine.base import TableEngine
 from lakehouse.errors import LakehouseError, LockBusyError
+from lakehouse.landing.filenames import feed_prefix
 from lakehouse.landing.reader import CORRUPT_COLUMN
 from lakehouse.pii.crypto import decrypt_value, is_encrypted
 from lakehouse.pii.domains import binding, token_domain
@@ -45,7 +46,15 @@ from lakehouse.pii.scan import scan_files
 from lakehouse.pii.tokens import hmac_hex
 from lakehouse.transform.standardise import standardise_column
 
-__all__ = ["ErasureReport", "MemberKey", "forget", "member_key", "member_keys"]
+__all__ = [
+    "ErasureReport",
+    "MemberKey",
+    "Reference",
+    "forget",
+    "member_key",
+    "member_keys",
+    "referencing",
+]
 
 log = logging.getLogger(__name__)
 
@@ -295,6 +304,109 @@ def _refresh_gold(
         report.log_files_purged[zone] = engine.purge_history(path)
 
 
+def referencing(clients: Mapping[str, ClientConfig], client: ClientConfig) -> list[Reference]:
+    """The client's other datasets whose rows name ``client``'s members: a column with
+    ``references: <client's dataset>.<its one-column merge key>`` (readings' member_id)."""
+    if len(client.merge_key) != 1:
+        return []
+    target = (client.dataset, client.merge_key[0])
+    found = []
+    for config in clients.values():
+        if config.client_id != client.client_id or config.dataset == client.dataset:
+            continue
+        for column in config.columns:
+            if column.referenced == target:
+                found.append(Reference(config, column.name))
+    return found
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A dataset whose ``column`` holds the member key of another dataset of its client."""
+
+    config: ClientConfig
+    column: str
+
+    @property
+    def position(self) -> int | None:
+        """Where ``column`` is in the dataset's merge key (its part of ``_key_token``)."""
+        keys = list(self.config.merge_key)
+        return keys.index(self.column) if self.column in keys else None
+
+
+def _locate_referencing(
+    engine: TableEngine,
+    path: Path,
+    zone: str,
+    reference: Reference,
+    member: MemberKey,
+    keys: KeyRing,
+) -> tuple[str, pa.Table]:
+    """(SQL predicate, rows) of the member in a referencing dataset's table: silver by the
+    column's value (the member's token: the same token domain), bronze and quarantine by
+    the member's part of ``_key_token`` (its first part: the reference must lead the merge
+    key there) and malformed records by their decrypted raw text."""
+    client = reference.config
+    table = engine.read(path, partition=("client_id", client.client_id))
+    partition = f"client_id = {_quote(client.client_id)}"
+    value = member.silver_values[0]
+    if zone == "silver":
+        mask = pc.equal(table.column(reference.column).cast(pa.string()), value)
+        predicate = f"{partition} AND {reference.column} = {_quote(value)}"
+        return predicate, table.filter(mask)
+    if reference.position != 0:
+        raise LakehouseError(
+            f"dataset {client.dataset} keys its raw rows by {', '.join(client.merge_key)}: "
+            f"erasure finds a member there only when {reference.column} comes first",
+            client=client.client_id,
+            fix=f"put {reference.column} first in the dataset's merge_key",
+        )
+    prefix = member.key_token + "."
+    tokens = (
+        table.column(KEY_TOKEN).to_pylist()
+        if KEY_TOKEN in table.column_names
+        else [None] * table.num_rows
+    )
+    clauses = [f"{KEY_TOKEN} LIKE {_quote(prefix + '%')}"]
+    keep: list[bool] = []
+    for token, stored, sha, number in zip(
+        tokens,
+        table.column(CORRUPT_COLUMN).to_pylist(),
+        table.column("_file_sha256").to_pylist(),
+        table.column("_record_number").to_pylist(),
+        strict=True,
+    ):
+        ours = token is not None and token.startswith(prefix)
+        malformed = stored is not None and _contains_key(
+            decrypt_value(stored, keys=keys, aad=binding(client, CORRUPT_COLUMN), row_key=token)
+            if is_encrypted(stored)
+            else str(stored),
+            member,
+        )
+        if malformed and not ours:
+            clauses.append(f"(_file_sha256 = {_quote(sha)} AND _record_number = {int(number)})")
+        keep.append(ours or malformed)
+    return f"{partition} AND ({' OR '.join(clauses)})", table.filter(pa.array(keep, pa.bool_()))
+
+
+def _erase_rows(
+    engine: TableEngine,
+    path: Path,
+    zone: str,
+    predicate: str,
+    rows: pa.Table,
+    report: ErasureReport,
+    *,
+    dry_run: bool,
+) -> None:
+    report.rows[zone] = rows.num_rows
+    if dry_run or rows.num_rows == 0:
+        return
+    engine.delete(path, predicate, metadata={"lakehouse_operation": "forget"})
+    report.files_removed[zone] = len(engine.vacuum_full(path))
+    report.log_files_purged[zone] = engine.purge_history(path)
+
+
 def forget(
     spark: SparkSession,
     settings: Settings,
@@ -304,10 +416,13 @@ def forget(
     raw_key: Sequence[str],
     *,
     dry_run: bool = False,
+    related: Sequence[Reference] = (),
 ) -> ErasureReport:
     """Remove the member with ``raw_key`` everywhere and verify it (see module docstring).
 
-    The caller holds the client's lock and writes the audit event.
+    ``related``: the client's datasets that name the member (``referencing``): their rows
+    of the member go too (zones ``bronze/readings``, ...), and their raw files' records.
+    The caller holds the locks of every dataset touched and writes the audit event.
     """
     member = member_key(spark, client, keys, raw_key)
     report = ErasureReport(client.client_id, member.fingerprint, dry_run)
@@ -317,20 +432,30 @@ def forget(
         if not engine.exists(path):
             continue
         predicate, rows = _locate(engine, path, zone, client, member, keys)
-        report.rows[zone] = rows.num_rows
         needles |= _identifying_values(rows)
-        if dry_run or rows.num_rows == 0:
-            continue
-        engine.delete(path, predicate, metadata={"lakehouse_operation": "forget"})
-        report.files_removed[zone] = len(engine.vacuum_full(path))
-        report.log_files_purged[zone] = engine.purge_history(path)
-    if not dry_run and report.rows.get("silver"):
+        _erase_rows(engine, path, zone, predicate, rows, report, dry_run=dry_run)
+    for reference in related:
+        for zone in ZONES:
+            path = settings.table_path(zone, reference.config.dataset)
+            if not engine.exists(path):
+                continue
+            predicate, rows = _locate_referencing(engine, path, zone, reference, member, keys)
+            needles |= _identifying_values(rows)
+            name = f"{zone}/{reference.config.dataset}"
+            _erase_rows(engine, path, name, predicate, rows, report, dry_run=dry_run)
+    if not dry_run and any(report.rows.get(z) for z in report.rows if z.startswith("silver")):
         _refresh_gold(settings, engine, client, report)
     _forget_consent(settings, client, engine, member, report, dry_run=dry_run)
     raw_roots = [settings.landing_dir, settings.archive_root]
     holders = raw_files_with(raw_roots, member.standardised)
-    for erased in erase_from_raw_files(holders, client, member.standardised, dry_run=dry_run):
-        report.raw_files[str(erased.path)] = erased.records_removed
+    by_feed = {reference.config.feed: reference for reference in related}
+    for path in holders:
+        found = by_feed.get(feed_prefix(path.name, by_feed) or "")
+        config, columns = (found.config, [found.column]) if found else (client, None)
+        for erased in erase_from_raw_files(
+            [path], config, member.standardised, dry_run=dry_run, key_columns=columns
+        ):
+            report.raw_files[str(erased.path)] = erased.records_removed
     if not dry_run:
         plaintext = set(member.standardised)
         # The archive and the checkpoints may live outside the lake (archive_dir,

@@ -89,10 +89,18 @@ def _split_records(text: str, client: ClientConfig) -> list[tuple[list[str], str
 
 
 def erase_from_raw_files(
-    paths: Iterable[Path], client: ClientConfig, key_values: Sequence[str], *, dry_run: bool
+    paths: Iterable[Path],
+    client: ClientConfig,
+    key_values: Sequence[str],
+    *,
+    dry_run: bool,
+    key_columns: Sequence[str] | None = None,
 ) -> list[RawFileErasure]:
-    """Rewrite each file without the records of the member (atomically, mode kept)."""
-    key_specs = [client.column(name) for name in client.merge_key]
+    """Rewrite each file without the records of the member (atomically, mode kept).
+
+    ``key_columns``: the columns holding ``key_values`` (default: the merge key; a dataset
+    that references the member names its column, e.g. readings' member_id)."""
+    key_specs = [client.column(name) for name in (key_columns or client.merge_key)]
     wanted = [_cased(v, spec.case) for v, spec in zip(key_values, key_specs, strict=True)]
     results: list[RawFileErasure] = []
     for path in paths:

@@ -344,15 +344,24 @@ class Baselines:
 
     engine: TableEngine | None
     audit_path: Path | None
-    _files: dict[str, dict[str, FileFigures]] | None = field(default=None, repr=False)
+    # (client, dataset) -> file name -> figures; dataset None: rows from before datasets were
+    # audited, which belong to the client's default dataset.
+    _files: dict[tuple[str, str | None], dict[str, FileFigures]] | None = field(
+        default=None, repr=False
+    )
     # Client streams may process and commit from several threads.
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def history(self, client_id: str) -> list[FileFigures]:
+    def history(self, client: ClientConfig) -> list[FileFigures]:
+        """The files of ``client``'s dataset (its own feed: members' files are not readings')."""
         with self._lock:
             if self._files is None:
                 self._files = _read_history(self.engine, self.audit_path)
-            return list(self._files.get(client_id, {}).values())
+            found = dict(self._files.get((client.client_id, client.dataset), {}))
+            if client.feed == client.client_id:
+                for name, figures in self._files.get((client.client_id, None), {}).items():
+                    found.setdefault(name, figures)
+            return list(found.values())
 
     def observe(self, records: Iterable[AuditRecord]) -> None:
         """Add (or drop) the files of committed audit rows; no-op until the audit is read."""
@@ -362,12 +371,13 @@ class Baselines:
 
     @staticmethod
     def _observe(
-        clients: dict[str, dict[str, FileFigures]], records: Iterable[AuditRecord]
+        clients: dict[tuple[str, str | None], dict[str, FileFigures]],
+        records: Iterable[AuditRecord],
     ) -> None:
         for record in records:
             if record.client_id is None:
                 continue
-            files = clients.setdefault(record.client_id, {})
+            files = clients.setdefault((record.client_id, record.dataset), {})
             figures = _figures(_record_row(record)) if record.status == Status.SUCCESS else None
             if figures is not None:
                 files[record.file_name] = figures
@@ -387,21 +397,22 @@ def _record_row(record: AuditRecord) -> dict[str, Any]:
 
 def _read_history(
     engine: TableEngine | None, path: Path | None
-) -> dict[str, dict[str, FileFigures]]:
+) -> dict[tuple[str, str | None], dict[str, FileFigures]]:
     if engine is None or path is None or not engine.exists(path):
         return {}
     table = engine.read(path)  # small; an audit written before column_stats lacks it
-    names = [c for c in (*_HISTORY_COLUMNS, "column_stats") if c in table.column_names]
+    names = [c for c in (*_HISTORY_COLUMNS, "column_stats", "dataset") if c in table.column_names]
     rows = table.select(names).to_pylist()
     # Scan order is not commit order: the latest row of a file decides.
     rows.sort(key=lambda r: (r["finished_at"] is not None, r["finished_at"]))
-    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    latest: dict[tuple[str, str | None, str], dict[str, Any]] = {}
     for row in rows:
         if row["client_id"] is not None and row["status"] in (Status.SUCCESS, Status.HELD):
-            latest[(str(row["client_id"]), str(row["file_name"]))] = row
-    files: dict[str, dict[str, FileFigures]] = {}
-    for (client_id, name), row in latest.items():
+            key = (str(row["client_id"]), row.get("dataset"), str(row["file_name"]))
+            latest[key] = row
+    files: dict[tuple[str, str | None], dict[str, FileFigures]] = {}
+    for (client_id, dataset, name), row in latest.items():
         figures = _figures(row) if row["status"] == Status.SUCCESS else None
         if figures is not None:
-            files.setdefault(client_id, {})[name] = figures
+            files.setdefault((client_id, dataset), {})[name] = figures
     return files
