@@ -90,7 +90,7 @@ def _ingest_and_report(
     from lakehouse.ingest.stream import run_ingest  # imports pyspark: keep other commands fast
     from lakehouse.pii.key_check import checked_ring
 
-    chosen = [c for name, c in clients.items() if not args.client or name in args.client]
+    chosen = [c for c in clients.values() if not args.client or c.client_id in args.client]
     keys = checked_ring(settings, chosen)  # a changed token key stops here, before Spark
     started = time.perf_counter()
     result = run_ingest(settings, clients, keys, only=args.client or ())

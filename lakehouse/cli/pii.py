@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Literal, cast
 from lakehouse.audit import PiiEvent, append_pii_event, safe_error
 from lakehouse.cli._common import Subcommands, iso_date, load_cli_settings, settings_args
 from lakehouse.config import load_clients
+from lakehouse.config.datasets import feeds_of
 from lakehouse.config.models import ClientConfig, Settings
 from lakehouse.errors import LakehouseError
 from lakehouse.pii.keys import KeyRing, Purpose
@@ -144,14 +145,15 @@ def _cmd_keys_rotate(args: argparse.Namespace) -> int:
 
     settings = load_cli_settings(args)
     clients = load_clients(settings.clients_dir)
-    chosen = args.client or sorted(clients)
+    # Every dataset of the chosen clients (readings too): one lock and event per feed.
+    chosen = feeds_of(args.client, clients) if args.client else sorted(clients)
     keys = key_ring({"token", "encrypt"})
     engine = _engine(settings)
     report = RotationReport()
     for client_id in chosen:
         client = client_of(settings, client_id)
         with (
-            _audited(settings, engine, "keys_rotate", client_id, args.reason) as event,
+            _audited(settings, engine, "keys_rotate", client.client_id, args.reason) as event,
             ClientLock(settings.lock_dir, client_id, run_id=f"keys-rotate-{event.event_id}"),
         ):
             rotate_client(settings, client, engine, keys, dry_run=args.dry_run, report=report)

@@ -92,8 +92,8 @@ def parse_file_name(
     if match["ext"] != client.file.extension:
         # A .csv from a JSON-lines client (or the reverse) would be parsed as the wrong format.
         raise LandingFileError(
-            f"client {client_id} delivers .{client.file.extension} {client.dataset} files "
-            f"(file.format: {client.file.format}), not .{match['ext']}",
+            f"client {client_id} delivers .{client.file.extension} files for "
+            f"{client.dataset} (file.format: {client.file.format}), not .{match['ext']}",
             reason=RejectReason.MISNAMED,
             client=client_id,
             file=name,

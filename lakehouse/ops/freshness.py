@@ -194,11 +194,21 @@ def client_freshness(
     rows = read_audit(settings, engine)
     return [
         freshness_of(
-            client_id,
+            feed,
             client.delivery,
-            [r for r in rows if r["client_id"] == client_id],
+            [r for r in rows if _of_feed(r, feed, client)],
             now=moment,
             days=days,
         )
-        for client_id, client in sorted(clients.items())
+        for feed, client in sorted(clients.items())
+        # A client's other datasets show only when they have a delivery calendar.
+        if feed == client.client_id or client.delivery is not None
     ]
+
+
+def _of_feed(row: Mapping[str, Any], feed: str, client: ClientConfig) -> bool:
+    """An audit row of ``client``'s dataset (rows without a dataset: its default one)."""
+    if row["client_id"] != client.client_id:
+        return False
+    dataset = row.get("dataset")
+    return dataset == client.dataset or (dataset is None and feed == client.client_id)

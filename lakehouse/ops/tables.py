@@ -34,7 +34,8 @@ TABLES: tuple[TableName, ...] = ("silver", "bronze", "quarantine", "audit")
 
 
 def dataset_of(clients: Mapping[str, ClientConfig], client_id: str | None = None) -> str:
-    """The dataset of ``client_id``, or the one dataset all clients share."""
+    """The dataset of ``client_id`` (its default one), or the one dataset all clients share
+    (the clients' default datasets when some have more, e.g. members beside readings)."""
     if client_id is not None:
         if client_id not in clients:
             raise LakehouseError(
@@ -44,6 +45,8 @@ def dataset_of(clients: Mapping[str, ClientConfig], client_id: str | None = None
             )
         return clients[client_id].dataset
     datasets = sorted({c.dataset for c in clients.values()})
+    if len(datasets) != 1:
+        datasets = sorted({c.dataset for f, c in clients.items() if f == c.client_id}) or datasets
     if len(datasets) != 1:
         raise LakehouseError(
             f"clients write {len(datasets)} datasets ({', '.join(datasets)})",

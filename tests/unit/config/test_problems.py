@@ -142,9 +142,8 @@ def test_a_misspelt_key_gets_the_nearest_spelling_or_the_allowed_keys(tmp_path: 
             "colour",
             "unknown key",
             "one of client_id, dataset, description, phone_region, file, columns, merge_key, "
-            "thresholds, phi, delivery, retention, consent, schema_evolution, drift, measurements, default_dataset, "
-            "token_domain "
-            "(check the spelling)",
+            "thresholds, phi, delivery, retention, consent, schema_evolution, drift, "
+            "measurements, default_dataset, token_domain (check the spelling)",
             "'blue'",
         ),
     ]
@@ -165,7 +164,8 @@ def test_allowed_values_are_listed_once_without_pydantic_prefixes(tmp_path: Path
         (
             "columns[phone].type",
             "not an allowed value",
-            "'string', 'code', 'name', 'integer', 'number', 'date', 'timestamp', 'phone', 'email' or 'zip'",
+            "'string', 'code', 'name', 'integer', 'number', 'date', 'timestamp', 'phone', "
+            "'email' or 'zip'",
             "'phone_number'",
         ),
     ]

@@ -295,3 +295,54 @@ def test_the_extension_follows_the_client_format(clients: dict[str, ClientConfig
     assert "delivers .jsonl files" in str(_reject("acme_2026-01-15.csv", both))
     assert _reject("globex_20260115.xml", both).reason == RejectReason.MISNAMED
     assert _reject("acme_2026-01-15.json", both).reason == RejectReason.MISNAMED
+
+
+# --- a client's other datasets: {client_id}_{dataset}_{date}[_N].{ext} ----------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "feed", "created", "sequence"),
+    [
+        ("acme_readings_2026-01-15.jsonl", "acme_readings", JAN_15, 0),
+        ("acme_readings_2026-01-15_3.jsonl", "acme_readings", JAN_15, 3),
+        ("acme_2026-01-15.csv", "acme", JAN_15, 0),
+    ],
+)
+def test_a_dataset_prefix_routes_to_its_feed(
+    clients: dict[str, ClientConfig], name: str, feed: str, created: dt.date, sequence: int
+) -> None:
+    parsed = parse_file_name(name, clients, today=TODAY)
+    assert (parsed.client_id, parsed.feed, parsed.creation_date, parsed.sequence) == (
+        "acme",
+        feed,
+        created,
+        sequence,
+    )
+    assert clients[parsed.feed].dataset == ("readings" if feed != "acme" else "members")
+
+
+@pytest.mark.parametrize(
+    ("name", "reason", "words"),
+    [
+        # The readings dataset delivers JSON lines: a CSV under its prefix is misnamed.
+        ("acme_readings_2026-01-15.csv", RejectReason.MISNAMED, "jsonl files for readings"),
+        # An undeclared dataset name sits where the date should be.
+        ("acme_steps_2026-01-15.csv", RejectReason.MISNAMED, "{client_id}_{dataset}_"),
+        ("acme_readings_20260115.jsonl", RejectReason.BAD_DATE, "'%Y-%m-%d'"),
+        ("acme_readings_2026-01-15_01.jsonl", RejectReason.BAD_SEQUENCE, "_01"),
+    ],
+)
+def test_dataset_names_are_checked_like_any_other(
+    clients: dict[str, ClientConfig], name: str, reason: str, words: str
+) -> None:
+    err = _reject(name, clients)
+    assert err.reason == reason
+    assert words in str(err)
+
+
+def test_the_longest_feed_prefix_wins(clients: dict[str, ClientConfig]) -> None:
+    from lakehouse.landing.filenames import feed_prefix
+
+    assert feed_prefix("acme_readings_2026-01-15.jsonl", clients) == "acme_readings"
+    assert feed_prefix("acme_2026-01-15.csv", clients) == "acme"
+    assert feed_prefix("acmereadings_2026-01-15.csv", clients) is None
