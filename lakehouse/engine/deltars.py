@@ -234,10 +234,7 @@ class DeltaRsEngine:
                 f"{spec.partition_column}={spec.partition_value}"
             )
         partition = f"t.{spec.partition_column} = {_quote(spec.partition_value)}"
-        on = " AND ".join(
-            [partition, f"t.{spec.partition_column} = s.{spec.partition_column}"]
-            + [f"t.{key} = s.{key}" for key in spec.key_columns]
-        )
+        on = _match(partition, [spec.partition_column, *spec.key_columns])
         update_when = f"t.{spec.hash_column} <> s.{spec.hash_column} AND {_not_older(spec)}"
         attempt = 0
         while True:
@@ -415,10 +412,7 @@ class DeltaRsEngine:
         if not values:
             return MergeResult(inserted=0, updated=0, version=None)
         # The partition literal prunes the scan to the groups' partitions (as in merge_scd1).
-        on = " AND ".join(
-            [f"t.{partition_column} IN ({', '.join(_quote(str(v)) for v in values)})"]
-            + [f"t.{key} = s.{key}" for key in keys]
-        )
+        on = _match(f"t.{partition_column} IN ({', '.join(_quote(str(v)) for v in values)})", keys)
         compared = [c for c in data.column_names if c not in keys and c not in ignore]
         differs = " OR ".join(f"(s.{c} IS DISTINCT FROM t.{c})" for c in compared) or "false"
         try:
@@ -642,6 +636,12 @@ def _marker_commit(path: Path, app_id: str, records: Sequence[CommitRecord]) -> 
         return None
     found = next((r for r in records if r.version == low), None)
     return None if found is None else dataclasses.replace(found, app_id=app_id)
+
+
+def _match(partition: str, keys: Sequence[str]) -> str:
+    """A merge's ON clause: the ``partition`` literal (it prunes the scan and lets merges of
+    other partitions commit concurrently), then target key = source key for every key."""
+    return " AND ".join([partition, *(f"t.{key} = s.{key}" for key in keys)])
 
 
 def _not_older(spec: MergeSpec) -> str:
