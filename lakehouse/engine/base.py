@@ -46,6 +46,7 @@ class MergeResult:
     inserted: int
     updated: int
     version: int | None  # None when nothing was committed
+    deleted: int = 0  # rows removed (``replace_groups``; an SCD1 merge deletes none)
 
     @property
     def committed(self) -> bool:
@@ -218,6 +219,31 @@ class TableEngine(Protocol):
 
         Raises:
             EngineError: a row outside ``values``, or the commit failed.
+        """
+        ...
+
+    def replace_groups(
+        self,
+        path: Path,
+        data: pa.Table,
+        *,
+        keys: Sequence[str],
+        groups: pa.Table,
+        partition_column: str,
+        ignore: Sequence[str] = (),
+        metadata: Mapping[str, str] | None = None,
+    ) -> MergeResult:
+        """Make the rows keyed by ``groups`` (one row per key tuple, columns ``keys``) equal
+        to ``data`` in one commit: a key of ``data`` not in the table is inserted, one in both
+        is updated when a column other than the keys and ``ignore`` differs (NULL-safe), a key
+        of ``groups`` without a row in ``data`` is deleted; rows of other keys are not
+        changed. Nothing to change commits nothing (``version`` None). Creates the table
+        (partitioned by ``partition_column``, no change feed) when absent.
+
+        Every row of ``data`` must have its key in ``groups``, and keys are unique in both.
+
+        Raises:
+            EngineError: a row outside ``groups``, a repeated key, or the commit failed.
         """
         ...
 

@@ -234,10 +234,7 @@ class DeltaRsEngine:
                 f"{spec.partition_column}={spec.partition_value}"
             )
         partition = f"t.{spec.partition_column} = {_quote(spec.partition_value)}"
-        on = " AND ".join(
-            [partition, f"t.{spec.partition_column} = s.{spec.partition_column}"]
-            + [f"t.{key} = s.{key}" for key in spec.key_columns]
-        )
+        on = _match(partition, [spec.partition_column, *spec.key_columns])
         update_when = f"t.{spec.hash_column} <> s.{spec.hash_column} AND {_not_older(spec)}"
         attempt = 0
         while True:
@@ -381,6 +378,94 @@ class DeltaRsEngine:
         assert version is not None
         return version
 
+    def replace_groups(
+        self,
+        path: Path,
+        data: pa.Table,
+        *,
+        keys: Sequence[str],
+        groups: pa.Table,
+        partition_column: str,
+        ignore: Sequence[str] = (),
+        metadata: Mapping[str, str] | None = None,
+    ) -> MergeResult:
+        if partition_column not in keys:
+            raise EngineError(f"replace of {path}: the partition column is not a key")
+        data = _appendable(data, path, None)
+        groups = groups.select(list(keys)).cast(pa.schema([data.schema.field(k) for k in keys]))
+        _check_keys(path, data, groups, keys)
+        removed = groups.join(data.select(list(keys)), list(keys), join_type="left anti")
+        properties = self._commit_properties(None, metadata)
+        table = self._table(path)
+        if table is None:
+            if data.num_rows == 0:  # nothing to insert and nothing stored to remove
+                return MergeResult(inserted=0, updated=0, version=None)
+            return self._first_groups(path, data, partition_column, properties)
+        source = pa.concat_tables(
+            [
+                data.append_column("_gone", pa.repeat(False, data.num_rows)),
+                removed.append_column("_gone", pa.repeat(True, removed.num_rows)),
+            ],
+            promote_options="default",
+        )
+        values = pc.unique(groups.column(partition_column)).to_pylist()
+        if not values:
+            return MergeResult(inserted=0, updated=0, version=None)
+        # The partition literal prunes the scan to the groups' partitions (as in merge_scd1).
+        on = _match(f"t.{partition_column} IN ({', '.join(_quote(str(v)) for v in values)})", keys)
+        compared = [c for c in data.column_names if c not in keys and c not in ignore]
+        differs = " OR ".join(f"(s.{c} IS DISTINCT FROM t.{c})" for c in compared) or "false"
+        try:
+            metrics = (
+                table.merge(
+                    source,
+                    on,
+                    source_alias="s",
+                    target_alias="t",
+                    commit_properties=properties,
+                )
+                .when_matched_delete(predicate="s._gone")
+                .when_matched_update(
+                    updates={c: f"s.{c}" for c in data.column_names if c not in keys},
+                    predicate=f"NOT s._gone AND ({differs})",
+                )
+                .when_not_matched_insert(
+                    updates={c: f"s.{c}" for c in data.column_names}, predicate="NOT s._gone"
+                )
+                .execute()
+            )
+        except (DeltaError, OSError, pa.ArrowException) as exc:
+            raise EngineError(
+                f"replace of {len(groups)} group(s) in {path} failed: {type(exc).__name__}",
+                fix="rerun: the replace is one commit, so nothing was changed",
+            ) from None
+        inserted = int(metrics["num_target_rows_inserted"])
+        updated = int(metrics["num_target_rows_updated"])
+        deleted = int(metrics["num_target_rows_deleted"])
+        changed = inserted or updated or deleted
+        version = self.version(path) if changed else None  # an all-equal merge commits nothing
+        return MergeResult(inserted=inserted, updated=updated, version=version, deleted=deleted)
+
+    def _first_groups(
+        self, path: Path, data: pa.Table, partition_column: str, properties: CommitProperties
+    ) -> MergeResult:
+        """The first ``replace_groups`` of a table: one commit creates it with ``data``."""
+        path.mkdir(parents=True, exist_ok=True)
+        try:
+            write_deltalake(
+                str(path),
+                data,
+                mode="append",
+                partition_by=[partition_column],
+                commit_properties=properties,
+            )
+        except (DeltaError, OSError, pa.ArrowException) as exc:
+            raise EngineError(
+                f"first write of {path} failed: {type(exc).__name__}",
+                fix="rerun: nothing was committed",
+            ) from None
+        return MergeResult(inserted=data.num_rows, updated=0, version=self.version(path))
+
     def history(self, path: Path, *, limit: int | None = None) -> list[CommitRecord]:
         table = self._table(path)
         if table is None:
@@ -471,6 +556,17 @@ def _appendable(table: pa.Table, path: Path, partition: tuple[str, str] | None) 
     return table.cast(schema)
 
 
+def _check_keys(path: Path, data: pa.Table, groups: pa.Table, keys: Sequence[str]) -> None:
+    """``replace_groups``' preconditions: unique keys, every row of ``data`` in ``groups``."""
+    for name, table in (("data", data), ("groups", groups)):
+        if table.group_by(list(keys)).aggregate([]).num_rows != table.num_rows:
+            raise EngineError(f"replace of groups in {path}: repeated key in the {name}")
+    outside = data.select(list(keys)).join(groups, list(keys), join_type="left anti")
+    if outside.num_rows:
+        # Never show the row: gold keys carry member tokens.
+        raise EngineError(f"row outside the replaced groups in a write to {path}")
+
+
 def _filesystem(path: Path) -> pa_fs.FileSystem | None:
     """pyarrow's own filesystem for local tables.
 
@@ -540,6 +636,12 @@ def _marker_commit(path: Path, app_id: str, records: Sequence[CommitRecord]) -> 
         return None
     found = next((r for r in records if r.version == low), None)
     return None if found is None else dataclasses.replace(found, app_id=app_id)
+
+
+def _match(partition: str, keys: Sequence[str]) -> str:
+    """A merge's ON clause: the ``partition`` literal (it prunes the scan and lets merges of
+    other partitions commit concurrently), then target key = source key for every key."""
+    return " AND ".join([partition, *(f"t.{key} = s.{key}" for key in keys)])
 
 
 def _not_older(spec: MergeSpec) -> str:

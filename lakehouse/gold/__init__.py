@@ -1,5 +1,6 @@
 """Gold: aggregates for analysts, kept current from silver's change feed (``refresh.py``);
-one module per table (``members_summary.py``)."""
+one module per table (``members_summary.py``, ``readings_hourly.py``, ``readings_trend.py``),
+bound to its ``gold:`` section by ``registry.py``."""
 
 from lakehouse.gold.refresh import (
     GoldResult,

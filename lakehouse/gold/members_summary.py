@@ -13,16 +13,28 @@ was true), so a rerun on another day gives the same rows:
 - a band ``lo-hi`` or ``N+``: its summary band when it lies inside one, else ``unknown`` (a
   client's 5-year bands fit 10-year ones; 10-year bands do not fit 5-year ones);
 - anything else (NULL, a token, a mask): ``unknown``.
+
+Incremental rule (``MembersSummary``): a change row names its client; every cell of a changed
+client is recomputed and the client's partition replaced as a whole (a cell's suppression
+depends on the client's other cells), in one commit; an equal recomputation commits nothing.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 
 from lakehouse.config.gold import MembersSummarySpec
+from lakehouse.engine.base import TableEngine
+from lakehouse.errors import LakehouseError
+from lakehouse.gold.keyed import frame
+from lakehouse.gold.table import Scope, Written
 
-__all__ = ["SUMMARY_SCHEMA", "UNKNOWN", "age_band", "summarise_members"]
+__all__ = ["SUMMARY_SCHEMA", "UNKNOWN", "MembersSummary", "age_band", "summarise_members"]
 
 UNKNOWN = "unknown"
 
@@ -125,3 +137,82 @@ def summarise_members(
         .sort("client_id", "plan_code", "age_band")
         .cast({"members": pl.Int64})
     )
+
+
+@dataclass(frozen=True)
+class MembersSummary:
+    """``gold/members_summary`` as the refresh runs it: groups are whole clients."""
+
+    spec: MembersSummarySpec
+    name: str = "members_summary"
+
+    @property
+    def source(self) -> str:
+        return self.spec.source
+
+    def changed(self, engine: TableEngine, silver: Path, start: int, end: int) -> Scope:
+        changes = engine.read_cdf(
+            silver, starting_version=start, ending_version=end, columns=["client_id"]
+        )
+        clients = {str(v) for v in changes.column("client_id").to_pylist() if v is not None}
+        return Scope(clients=frozenset(clients))
+
+    def write(
+        self,
+        engine: TableEngine,
+        silver: Path,
+        gold: Path,
+        scope: Scope,
+        *,
+        source_version: int,
+        metadata: Mapping[str, str],
+    ) -> Written:
+        chosen = scope.touched  # groups are whole clients: ``partial`` is always empty
+        rows = summarise_members(
+            self._silver_rows(engine, silver, chosen), self.spec, source_version=source_version
+        )
+        if _same_rows(engine, gold, chosen, rows):
+            return Written()
+        version = engine.replace_partitions(
+            gold,
+            rows.to_arrow().cast(SUMMARY_SCHEMA),
+            column="client_id",
+            values=chosen,
+            metadata=metadata,
+        )
+        return Written(rows.height, version)
+
+    def _silver_rows(
+        self, engine: TableEngine, silver: Path, clients: Sequence[str]
+    ) -> pl.DataFrame:
+        spec = self.spec
+        columns = ["client_id", spec.plan_column, spec.birth_column, "_creation_date"]
+        parts = []
+        for client in clients:
+            try:
+                parts.append(engine.read(silver, columns=columns, partition=("client_id", client)))
+            except (KeyError, ValueError, pa.ArrowInvalid) as exc:
+                raise LakehouseError(
+                    f"silver/{spec.source} has no column for gold.members_summary "
+                    f"({type(exc).__name__})",
+                    fix="set gold.members_summary.plan_column / birth_column in "
+                    f"conf/lakehouse.yaml to columns of silver/{spec.source} (now "
+                    f"{spec.plan_column}, {spec.birth_column})",
+                ) from None
+        if not parts:
+            return pl.DataFrame()
+        return frame(pa.concat_tables(parts, promote_options="default"))
+
+
+def _same_rows(engine: TableEngine, gold: Path, clients: Sequence[str], new: pl.DataFrame) -> bool:
+    """True when gold already holds exactly ``new`` for ``clients`` (watermark aside)."""
+    if not engine.exists(gold):
+        return False
+    stored = frame(engine.read(gold, key_filter=("client_id", list(clients))))
+    keys = [name for name in SUMMARY_SCHEMA.names if name != "source_version"]
+    if stored.height != new.height:
+        return False
+    order = ["client_id", "plan_code", "age_band"]
+    left = stored.select(keys).cast({"k": pl.Int32}).sort(order)
+    right = new.select(keys).sort(order)
+    return left.equals(right)

@@ -7,13 +7,21 @@ For each configured gold table (``settings.gold``), one refresh:
    refresh found nothing to change, the checkpoint ``<checkpoints>/gold/<table>.json``
    (written after the commit; the larger of the two counts).
 2. **What changed**: silver's change feed from the watermark + 1 to the current version
-   names the clients whose rows changed (``client_id`` only is read). No change: nothing is
-   read and nothing committed. A feed that cannot be read (a full vacuum or a purged log, as
-   erasure and retention do), a missing gold table, a silver table older than the watermark
-   or ``full=True``: every client is recomputed (mode ``full``, with the reason).
-3. **Recompute** only those clients' groups from silver's current rows, and replace them in
-   **one commit** that also records the new watermark. A recomputation equal to what gold
-   holds commits nothing (only the checkpoint moves), so a rerun changes nothing.
+   names the groups whose rows changed, by the table's own rule (``GoldTable.changed``:
+   members_summary's groups are whole clients, readings_hourly's one member's type and hour,
+   readings_trend's one member's type). No change: nothing is read and nothing committed. A
+   feed that cannot be read (a full vacuum or a purged log, as erasure and retention do), a
+   missing gold table, a silver table older than the watermark or ``full=True``: every
+   client is recomputed (mode ``full``, with the reason). ``force_clients`` adds whole
+   clients.
+3. **Recompute** only those groups from silver's current rows, and replace them in **one
+   commit** that also records the new watermark (``GoldTable.write``). A recomputation equal
+   to what gold holds commits nothing (only the checkpoint moves), so a rerun changes
+   nothing.
+
+Each table is a module (``members_summary.py``, ``readings_hourly.py``,
+``readings_trend.py``) bound to its ``gold:`` section by ``registry.py``; this module is the
+machinery they share: watermark, mode, lock, audit.
 
 A crash before the commit leaves gold and its watermark as they were (the next run reads
 the same range again); a crash after it, before the checkpoint, is covered by the commit's
@@ -28,19 +36,18 @@ import datetime as dt
 import json
 import logging
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import polars as pl
 import pyarrow as pa
 
-from lakehouse.config.gold import MembersSummarySpec
 from lakehouse.config.models import Settings
 from lakehouse.engine.base import TableEngine
 from lakehouse.errors import EngineError, LakehouseError
-from lakehouse.gold.members_summary import SUMMARY_SCHEMA, summarise_members
+from lakehouse.gold.registry import gold_tables
+from lakehouse.gold.table import GoldTable, Scope
 from lakehouse.ingest.lock import ClientLock
 
 __all__ = [
@@ -148,75 +155,23 @@ def _clients_in(engine: TableEngine, path: Path) -> set[str]:
     return {str(v) for v in engine.read(path, columns=["client_id"]).column(0).to_pylist()}
 
 
-def _changed_clients(
-    engine: TableEngine, silver: Path, start: int, end: int
-) -> tuple[set[str] | None, str | None]:
-    """Clients with change rows in versions ``start``..``end``; (None, reason) when the feed
-    of that range cannot be read."""
-    try:
-        changes = engine.read_cdf(
-            silver, starting_version=start, ending_version=end, columns=["client_id"]
-        )
-    except EngineError:
-        return None, f"change feed of versions {start}-{end} unavailable (vacuumed or purged)"
-    return {str(v) for v in changes.column("client_id").to_pylist() if v is not None}, None
-
-
-def _silver_rows(
-    engine: TableEngine, silver: Path, clients: Sequence[str], spec: MembersSummarySpec
-) -> pl.DataFrame:
-    columns = ["client_id", spec.plan_column, spec.birth_column, "_creation_date"]
-    parts = []
-    for client in clients:
-        try:
-            parts.append(engine.read(silver, columns=columns, partition=("client_id", client)))
-        except (KeyError, ValueError, pa.ArrowInvalid) as exc:
-            raise LakehouseError(
-                f"silver/{spec.source} has no column for gold.members_summary "
-                f"({type(exc).__name__})",
-                fix=f"set gold.members_summary.plan_column / birth_column in conf/lakehouse.yaml "
-                f"to columns of silver/{spec.source} (now {spec.plan_column}, "
-                f"{spec.birth_column})",
-            ) from None
-    if not parts:
-        return pl.DataFrame()
-    frame = pl.from_arrow(pa.concat_tables(parts, promote_options="default"))
-    assert isinstance(frame, pl.DataFrame)
-    return frame
-
-
-def _same_rows(engine: TableEngine, gold: Path, clients: Sequence[str], new: pl.DataFrame) -> bool:
-    """True when gold already holds exactly ``new`` for ``clients`` (watermark aside)."""
-    if not engine.exists(gold):
-        return False
-    stored = pl.from_arrow(engine.read(gold, key_filter=("client_id", list(clients))))
-    assert isinstance(stored, pl.DataFrame)
-    keys = [name for name in SUMMARY_SCHEMA.names if name != "source_version"]
-    if stored.height != new.height:
-        return False
-    order = ["client_id", "plan_code", "age_band"]
-    left = stored.select(keys).cast({"k": pl.Int32}).sort(order)
-    right = new.select(keys).sort(order)
-    return left.equals(right)
-
-
-def _refresh_members_summary(
+def _refresh_table(
     settings: Settings,
     engine: TableEngine,
-    spec: MembersSummarySpec,
+    table: GoldTable,
     *,
     run_id: str,
     force_clients: Collection[str],
     full: bool,
 ) -> GoldResult:
-    table = "members_summary"
+    name = table.name
     started = dt.datetime.now(dt.UTC)
-    silver = settings.table_path("silver", spec.source)
-    gold = settings.gold_path(table)
+    silver = settings.table_path("silver", table.source)
+    gold = settings.gold_path(name)
     current = engine.version(silver)
     if current is None:
-        return GoldResult(table, "no_source", None, started_at=started)
-    mark = watermark(settings, engine, table)
+        return GoldResult(name, "no_source", None, started_at=started)
+    mark = watermark(settings, engine, name)
     reason = None
     source_from = None
     if full:
@@ -225,53 +180,50 @@ def _refresh_members_summary(
         reason = "first build" if not engine.exists(gold) else "no watermark in the gold table"
     elif mark > current:
         reason = f"silver is at version {current}, older than the watermark {mark} (recreated?)"
-    clients: set[str] | None
+    scope = Scope()
     if reason is None:
         assert mark is not None
         if mark == current and not force_clients:
-            return GoldResult(table, "current", current, started_at=started)
-        clients = set()
+            return GoldResult(name, "current", current, started_at=started)
         if mark < current:
             source_from = mark + 1
-            clients, reason = _changed_clients(engine, silver, mark + 1, current)
+            try:
+                scope = table.changed(engine, silver, mark + 1, current)
+            except EngineError:
+                reason = (
+                    f"change feed of versions {mark + 1}-{current} unavailable (vacuumed or purged)"
+                )
     if reason is not None:
         # Clients only gold still holds (all their silver rows gone) are replaced by nothing.
-        clients = _clients_in(engine, silver) | _clients_in(engine, gold)
-    assert clients is not None
-    chosen = sorted(clients | set(force_clients))
+        scope = Scope(clients=frozenset(_clients_in(engine, silver) | _clients_in(engine, gold)))
+    scope = scope.with_clients(force_clients)
     mode: Mode = "incremental" if reason is None else "full"
-    if not chosen:  # changes without a client (none expected): only the watermark moves
-        _note_watermark(settings, table, current)
-        return GoldResult(table, mode, current, source_from, reason=reason, started_at=started)
-    rows = summarise_members(
-        _silver_rows(engine, silver, chosen, spec), spec, source_version=current
-    )
-    if _same_rows(engine, gold, chosen, rows):
-        _note_watermark(settings, table, current)
-        return GoldResult(
-            table, mode, current, source_from, tuple(chosen), 0, reason=reason, started_at=started
-        )
-    version = engine.replace_partitions(
+    clients = scope.touched
+    if not clients:  # changes without a client (none expected): only the watermark moves
+        _note_watermark(settings, name, current)
+        return GoldResult(name, mode, current, source_from, reason=reason, started_at=started)
+    written = table.write(
+        engine,
+        silver,
         gold,
-        rows.to_arrow().cast(SUMMARY_SCHEMA),
-        column="client_id",
-        values=chosen,
+        scope,
+        source_version=current,
         metadata={
             WATERMARK_KEY: str(current),
-            "gold_source": f"silver/{spec.source}",
+            "gold_source": f"silver/{table.source}",
             "gold_mode": mode,
             "run_id": run_id,
         },
     )
-    _note_watermark(settings, table, current)
+    _note_watermark(settings, name, current)
     return GoldResult(
-        table,
+        name,
         mode,
         current,
         source_from,
-        tuple(chosen),
-        rows.height,
-        version,
+        clients,
+        written.rows,
+        written.version,
         reason,
         started_at=started,
     )
@@ -296,7 +248,7 @@ def refresh_gold(
         LakehouseError: an unknown or unconfigured table; LockBusyError: another refresh of
             the table is running.
     """
-    configured = settings.gold.tables
+    configured = gold_tables(settings.gold)
     chosen = list(configured if tables is None else tables)
     unknown = [name for name in chosen if name not in configured]
     if unknown:
@@ -308,10 +260,13 @@ def refresh_gold(
     results = []
     for name in chosen:
         with ClientLock(settings.lock_dir, f"gold-{name}", run_id=run_id):
-            spec = settings.gold.members_summary
-            assert spec is not None and name == "members_summary"
-            result = _refresh_members_summary(
-                settings, engine, spec, run_id=run_id, force_clients=force_clients, full=full
+            result = _refresh_table(
+                settings,
+                engine,
+                configured[name],
+                run_id=run_id,
+                force_clients=force_clients,
+                full=full,
             )
         log.info(
             "gold table refreshed" if result.committed else "gold table current",
