@@ -48,6 +48,7 @@ RUN_SCRIPT = Path("scripts/run_pipeline.sh")
 
 _STATUS = (
     Column("client_id", "client"),
+    Column("dataset", "dataset"),
     Column("files_ingested", "files", ">"),
     Column("last_file", "last file"),
     Column("last_status", "status"),
@@ -62,6 +63,7 @@ _STATUS = (
 _AUDIT = (
     Column("finished_at", "finished (UTC)"),
     Column("client_id", "client"),
+    Column("dataset", "dataset"),
     Column("file_name", "file"),
     *FILE_OUTCOME,
     Column("reason", "reason"),

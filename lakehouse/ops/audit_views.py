@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lakehouse.audit import Status
+from lakehouse.config.datasets import feed_of
 from lakehouse.config.models import ClientConfig, Settings
 from lakehouse.engine.base import TableEngine
 from lakehouse.errors import LakehouseError
@@ -50,10 +51,16 @@ def client_status(
     ingested files and rows (each file counted once, backfills included), quarantine rate,
     files over the client's ``max_invalid_ratio``, files whose last attempt failed."""
     rows = read_audit(settings, engine)
-    ids = sorted(set(clients) | {r["client_id"] for r in rows if r["client_id"]})
+    # One row per feed (a client's dataset), and per unconfigured client of the audit.
+    feeds = {feed_of(r["client_id"], r.get("dataset"), clients) for r in rows if r["client_id"]}
+    ids = sorted(set(clients) | feeds)
     status: list[dict[str, Any]] = []
-    for client_id in ids:
-        mine = [r for r in rows if r["client_id"] == client_id]
+    for feed in ids:
+        mine = [
+            r
+            for r in rows
+            if r["client_id"] and feed_of(r["client_id"], r.get("dataset"), clients) == feed
+        ]
         last_by_file: dict[str, dict[str, Any]] = {}
         success_by_file: dict[str, dict[str, Any]] = {}
         replayed: dict[str, int] = {}  # rows a quarantine replay moved to silver since then
@@ -70,13 +77,15 @@ def client_status(
         read = sum(r["rows_read"] or 0 for r in ingested)
         quarantined = sum(r["rows_quarantined"] or 0 for r in ingested)
         quarantined -= sum(n for name, n in replayed.items() if name in success_by_file)
-        client = clients.get(client_id)
+        client = clients.get(feed)
+        client_id = client.client_id if client is not None else feed
         limit = client.thresholds.max_invalid_ratio if client else None
         last = mine[-1] if mine else None
         last_success = max(ingested, key=_when) if ingested else None
         status.append(
             {
                 "client_id": client_id,
+                "dataset": client.dataset if client is not None else None,
                 "configured": client is not None,
                 "files_ingested": len(ingested),
                 "last_file": last and last["file_name"],
