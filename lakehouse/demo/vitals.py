@@ -56,6 +56,7 @@ SCHEDULE: dict[str, tuple[tuple[int, ...], float]] = {
     "temperature": ((8, 19), 0.45),
     "weight": ((6,), 0.20),
 }
+_CALM_ROUNDS = 50  # a few suffice; more means the values cannot settle (a generator bug)
 # Decimals a device reports per unit (case-folded); integers unless listed.
 _DECIMALS = {"mmol/l": 1, "cel": 1, "degf": 1, "f": 1, "kg": 1, "kgs": 1, "lb": 1, "lbs": 1}
 
@@ -133,7 +134,7 @@ class Physiology:
             diastolic_ratio=rng.uniform(0.58, 0.68),
             glucose=rng.uniform(120, 160) if diabetic else rng.uniform(82, 100),
             meal_spike=rng.uniform(60, 110) if diabetic else rng.uniform(25, 50),
-            spo2=rng.uniform(95.5, 98.0),
+            spo2=rng.uniform(94.5, 97.5),
             temperature=rng.uniform(36.4, 36.9),
             weight=rng.uniform(52, 125),
             weight_drift=rng.uniform(-0.06, 0.04),
@@ -155,11 +156,13 @@ def natural(
         systolic = body.systolic + morning + rng.gauss(0, 6)
         return systolic, systolic * body.diastolic_ratio + rng.gauss(0, 3)
     if reading_type == "glucose":
-        after_meal = local.hour >= 9  # the 7 am reading is fasting, the others after a meal
-        spike = body.meal_spike * rng.uniform(0.6, 1.2) if after_meal else 0.0
+        # The 7 am reading is fasting, the others some time after a meal: the spike has
+        # peaked, or mostly passed.
+        after_meal = local.hour >= 9
+        spike = body.meal_spike * rng.uniform(0.15, 1.1) if after_meal else 0.0
         return body.glucose + spike + rng.gauss(0, 6), None
     if reading_type == "spo2":
-        return min(100.0, body.spo2 + 0.8 * min(daily, 0) + rng.gauss(0, 1.1)), None
+        return min(100.0, body.spo2 + 0.8 * min(daily, 0) + rng.gauss(0, 1.5)), None
     if reading_type == "temperature":
         return body.temperature + 0.25 * daily + rng.gauss(0, 0.15), None
     if reading_type == "weight":
@@ -180,24 +183,44 @@ def robust_score(history: Sequence[float], value: float, *, min_history: int) ->
 
 
 def calm(states: Sequence[Sequence[Reading]], outliers: OutlierSettings, *, limit: float) -> None:
-    """Pull readings (but planted outliers) that score ``limit`` or more against their
-    history in any of ``states`` (the silver rows at some point) back to that history's
-    median, until none does: the flagged rows are then exactly the planted ones."""
-    changed = True
-    while changed:
+    """Make every reading but the planted outliers score below ``limit`` against its history
+    in each of ``states`` (the silver rows at some point), until none does: the flagged rows
+    are then exactly the planted ones.
+
+    A reading that scores too high is pulled to half the limit from the median, and a history
+    with a MAD of 0 (half its values equal: any other value would score inf) is untied."""
+    for _ in range(_CALM_ROUNDS):
         changed = False
         for state in states:
             series: dict[tuple[str, str], list[Reading]] = defaultdict(list)
             for reading in sorted(state, key=lambda r: r.at):
                 series[(reading.device.member_id, reading.reading_type)].append(reading)
             for readings in series.values():
-                for index, reading in enumerate(readings):
-                    start = max(0, index - outliers.window)
-                    history = [r.value for r in readings[start:index]]
-                    score = robust_score(history, reading.value, min_history=outliers.min_history)
-                    if reading.role == "outlier" or score is None or score < limit:
-                        continue
-                    reading.value = round(statistics.median(history), decimals(reading.unit))
-                    if reading.secondary is not None:
-                        reading.secondary = min(reading.secondary, round(reading.value) - 15)
-                    changed = True
+                changed = _calm_series(readings, outliers, limit) or changed
+        if not changed:
+            return
+    raise RuntimeError(f"readings still score {limit} or more after {_CALM_ROUNDS} rounds")
+
+
+def _calm_series(readings: Sequence[Reading], outliers: OutlierSettings, limit: float) -> bool:
+    changed = False
+    for index, reading in enumerate(readings):
+        history = readings[max(0, index - outliers.window) : index]
+        values = [r.value for r in history]
+        score = robust_score(values, reading.value, min_history=outliers.min_history)
+        if score is None or score < limit or (reading.role == "outlier" and score != math.inf):
+            continue
+        median = statistics.median(values)
+        mad = statistics.median(abs(x - median) for x in values)
+        step = 10.0 ** -decimals(reading.unit)
+        if mad == 0:
+            tied = next(r for r in reversed(history) if r.value == median and r.role != "outlier")
+            tied.value = round(tied.value + (step if reading.value > median else -step), 3)
+        else:
+            sign = 1 if reading.value > median else -1
+            pulled = median + sign * max(step, 0.5 * limit * mad / 0.6745)
+            reading.value = round(pulled, decimals(reading.unit))
+            if reading.secondary is not None:
+                reading.secondary = min(reading.secondary, round(reading.value) - 15)
+        changed = True
+    return changed
