@@ -6,6 +6,11 @@ same day whose order matters. Wave 2 lands after that run: a newer delta, a *lat
 before everything already ingested (stale versions must not win), a byte-identical re-send
 under a new name, a misnamed file and a file from a client nobody configured.
 
+A client's readings dataset (``measurements:``, e.g. ``acme_readings``) gets a week of
+device readings of some of its members in wave 1 and a smaller file in wave 2 with re-sends,
+a correction, a late reading, an unknown member and planted outliers
+(``lakehouse.demo.readings``). Adding it leaves the member files byte-identical.
+
 Every file follows its client's YAML (headers, delimiter, quoting, date formats, file-name
 date format) and carries a known number of invalid records, so tests and the demo can check
 the pipeline's counts exactly. Same seed, same bytes.

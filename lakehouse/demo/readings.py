@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import random
 import statistics
 from collections import Counter, defaultdict
@@ -30,10 +29,10 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from lakehouse.config.measurements import MeasurementSettings
 from lakehouse.config.models import ClientConfig
 from lakehouse.demo.members import Member
 from lakehouse.demo.readings_invalid import READINGS_INVALID, plant_invalid_readings
+from lakehouse.demo.readings_json import JsonLayout
 from lakehouse.demo.vitals import (
     DEVICE_TYPES,
     SCHEDULE,
@@ -92,50 +91,6 @@ class ReadingsFile:
         return sum(count for _, count in self.invalid_reasons)
 
 
-@dataclass(frozen=True)
-class _Sources:
-    """The JSON key of each role, from the dataset's columns."""
-
-    member: str
-    device: str | None
-    type: str
-    value: str
-    secondary: str | None
-    unit: str
-    time: str
-
-    @classmethod
-    def of(cls, config: ClientConfig, settings: MeasurementSettings) -> _Sources:
-        named = {name for name in settings.column_keys().values() if name is not None}
-        device = None
-        for column in config.columns:
-            if column.name in named:
-                continue
-            if "device" in column.name and device is None:
-                device = column.header
-            elif column.required:
-                raise ConfigError(
-                    "the demo generator does not know what to put in this column",
-                    path=f"clients/{config.client_id}.yaml",
-                    key=f"datasets.{config.dataset}.columns.{column.name}",
-                    fix="name it device_id, make it optional or drop it",
-                )
-        secondary = settings.secondary_column
-
-        def header(name: str) -> str:
-            return config.column(name).header
-
-        return cls(
-            member=header(settings.member_column),
-            device=device,
-            type=header(settings.type_column),
-            value=header(settings.value_column),
-            secondary=header(secondary) if secondary is not None else None,
-            unit=header(settings.unit_column),
-            time=header(settings.time_column),
-        )
-
-
 class ReadingsPlan:
     """One readings dataset's two files; deterministic for a given seed.
 
@@ -164,7 +119,7 @@ class ReadingsPlan:
             raise ValueError(f"{config.feed} is not a measurements dataset")
         self.config = config
         self.settings = config.measurements
-        self.sources = _Sources.of(config, self.settings)
+        self.layout = JsonLayout.of(config, self.settings)
         self.types = [t for t in self.settings.types if t in SCHEDULE]
         if not self.types:
             raise ConfigError(
@@ -228,10 +183,10 @@ class ReadingsPlan:
         calm([state2, state1], self.settings.outliers, limit=_NATURAL_LIMIT)
         if correction.value == source.value:  # smoothed back: still a correction
             correction.value += step
-        lines1 = [self._line(r) for r in sorted(first, key=_order)]
-        lines2 = [self._line(r) for r in sorted(second, key=_order)]
+        lines1 = [self.layout.line(r, self.timestamp(r)) for r in sorted(first, key=_order)]
+        lines2 = [self.layout.line(r, self.timestamp(r)) for r in sorted(second, key=_order)]
         at = rng.randrange(len(lines2) + 1)
-        lines2[at:at] = [self._line(r) for r in sorted(resent, key=_order)]
+        lines2[at:at] = [self.layout.line(r, self.timestamp(r)) for r in sorted(resent, key=_order)]
         final = {r.key for r in state2}
         expected = ExpectedReadings(
             rows=len(final),
@@ -371,11 +326,12 @@ class ReadingsPlan:
 
     def _resent(self, valid: Sequence[Reading], last_day: dt.date) -> list[Reading]:
         """Every valid reading of the last wave-1 day of a few devices, sent again."""
-        devices = sorted({r.device.device_id for r in valid if self.local(r.at).date() == last_day})
+        last = [r for r in valid if self.local(r.at).date() == last_day]
+        # Wearables first: a watch re-syncing its day re-sends a dozen readings or more.
+        wearables = sorted({r.device.device_id for r in last if r.device.kind == "wearable"})
+        devices = wearables or sorted({r.device.device_id for r in last})
         again = set(self.rng.sample(devices, min(_RESENDING_DEVICES, len(devices))))
-        return [
-            r for r in valid if r.device.device_id in again and self.local(r.at).date() == last_day
-        ]
+        return [r for r in last if r.device.device_id in again]
 
     def _late(self, valid: Sequence[Reading]) -> Reading:
         """A reading synced late into an hour (member, type, UTC hour) wave 1 already has."""
@@ -421,24 +377,6 @@ class ReadingsPlan:
         canonical = min(max(canonical, spec.valid.low + 1), spec.valid.high - 1)
         return self.to_unit(reading.reading_type, reading.unit, canonical)
 
-    def _line(self, reading: Reading) -> str:
-        sources, device = self.sources, reading.device
-        record: dict[str, object] = {sources.member: device.member_id}
-        if sources.device is not None:
-            record[sources.device] = device.device_id
-        record[sources.type] = reading.reading_type
-        record[sources.value] = _number(reading.value, reading.unit, device)
-        if sources.secondary is not None:
-            if reading.secondary is not None:
-                record[sources.secondary] = _number(reading.secondary, "", device)
-            elif device.null_secondary:
-                record[sources.secondary] = None
-        record[sources.unit] = reading.unit
-        record[sources.time] = reading.timestamp or self.timestamp(reading)
-        return json.dumps(
-            record, ensure_ascii=False, separators=(",", ":") if device.compact else None
-        )
-
     def _file(
         self, created: dt.date, wave: int, lines: Sequence[str], reasons: Counter[str]
     ) -> ReadingsFile:
@@ -459,10 +397,3 @@ def _member_id(member: Member) -> str:
 
 def _order(reading: Reading) -> tuple[dt.datetime, str, str]:
     return reading.at, reading.device.device_id, reading.reading_type
-
-
-def _number(value: float, unit: str, device: Device) -> object:
-    places = decimals(unit)
-    if device.string_values:
-        return f"{value:.{places}f}"
-    return round(value) if places == 0 else round(value, places)
