@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -114,8 +115,11 @@ def _cmd_demo_data(args: argparse.Namespace) -> int:
 
     settings = load_cli_settings(args)
     demo = build_demo(load_clients(settings.clients_dir), seed=args.seed)
-    paths = demo.write(settings.landing_dir, waves=args.wave or (1, 2))
-    print(f"{len(paths)} demo file(s) in {settings.landing_dir}")
+    waves = args.wave or (1, 2)
+    paths = demo.write(settings.landing_dir, waves=waves)
+    datasets = Counter(f.dataset for f in demo.files if f.wave in waves)
+    kinds = ", ".join(f"{count} {dataset}" for dataset, count in sorted(datasets.items()))
+    print(f"{len(paths)} demo file(s) in {settings.landing_dir} ({kinds})")
     return 0
 
 
@@ -134,12 +138,14 @@ def register(sub: Subcommands) -> None:
     ingest.add_argument(
         "--demo",
         action="store_true",
-        help="generate the bundled demo files (two waves) and ingest them",
+        help="generate the bundled demo files (members and readings, two waves) and ingest them",
     )
     ingest.add_argument("--json", action="store_true", help="print audit rows as JSON")
     ingest.set_defaults(func=_cmd_ingest)
 
-    demo = sub.add_parser("demo-data", help="write the seeded demo landing files")
+    demo = sub.add_parser(
+        "demo-data", help="write the seeded demo landing files (members and readings)"
+    )
     settings_args(demo)
     demo.add_argument("--wave", type=int, action="append", choices=[1, 2])
     demo.add_argument("--seed", type=int, default=42)

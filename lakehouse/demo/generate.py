@@ -6,6 +6,11 @@ same day whose order matters. Wave 2 lands after that run: a newer delta, a *lat
 before everything already ingested (stale versions must not win), a byte-identical re-send
 under a new name, a misnamed file and a file from a client nobody configured.
 
+A client's readings dataset (``measurements:``, e.g. ``acme_readings``) gets a week of
+device readings of some of its members in wave 1 and a smaller file in wave 2 with re-sends,
+a correction, a late reading, an unknown member and planted outliers
+(``lakehouse.demo.readings``). Adding it leaves the member files byte-identical.
+
 Every file follows its client's YAML (headers, delimiter, quoting, date formats, file-name
 date format) and carries a known number of invalid records, so tests and the demo can check
 the pipeline's counts exactly. Same seed, same bytes.
@@ -29,6 +34,7 @@ from faker import Faker
 from lakehouse.config.models import ClientConfig
 from lakehouse.demo.invalid import Row, plant_invalid, rotation
 from lakehouse.demo.members import ClientLayout, Member, MemberFactory, render
+from lakehouse.demo.readings import ExpectedReadings, ReadingsFile, ReadingsPlan
 
 __all__ = ["DemoDataset", "DemoFile", "build_demo"]
 
@@ -38,6 +44,7 @@ _DUPLICATE_DATE = dt.date(2026, 2, 3)
 _LATE_DATE = dt.date(2025, 12, 29)  # before every wave-1 file
 _UNKNOWN_DATE = dt.date(2026, 1, 20)
 _UNKNOWN_CLIENTS = ("umbrella", "initech", "hooli")
+_READINGS_AFTER = dt.timedelta(days=3)  # wave-1 readings land this long after the full file
 _INVALID_RATE = 0.06
 _SPECIAL_NAMES = ("suffix", "delimiter", "nickname", "newline")
 # Files whose valid records reach silver; the other kinds are rejected as a whole.
@@ -48,9 +55,10 @@ _SILVER_KINDS = frozenset({"normal", "update", "late", "sequence"})
 class DemoFile:
     """One file to drop into landing, with the counts the pipeline must reproduce.
 
-    ``invalid_records`` counts the records the pipeline must quarantine. Files it must reject
-    as a whole (``duplicate``, ``misnamed``, ``unknown_client``) never reach row validation,
-    so theirs is 0.
+    ``invalid_records`` counts the records the pipeline must quarantine, ``invalid_reasons``
+    the planted kinds behind them. Files it must reject as a whole (``duplicate``,
+    ``misnamed``, ``unknown_client``) never reach row validation, so theirs is 0.
+    ``dataset`` tells a client's member files from its readings files (``readings``).
     """
 
     name: str
@@ -60,6 +68,8 @@ class DemoFile:
     invalid_records: int
     kind: str
     content: bytes
+    dataset: str = "members"
+    invalid_reasons: tuple[tuple[str, int], ...] = ()  # planted kind -> records, sorted
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,8 @@ class DemoDataset:
     files: tuple[DemoFile, ...]
     # client_id -> member ids with at least one valid record in a file that reaches silver.
     _silver_ids: tuple[tuple[str, frozenset[str]], ...] = field(default=(), repr=False)
+    # (client_id, dataset) -> what that readings dataset's silver table must hold.
+    _readings: tuple[tuple[tuple[str, str], ExpectedReadings], ...] = field(default=(), repr=False)
 
     def write(self, landing_dir: Path, *, waves: Collection[int] = (1, 2)) -> list[Path]:
         """Write the files of ``waves`` into ``landing_dir`` (created if missing).
@@ -103,35 +115,61 @@ class DemoDataset:
         """client_id -> distinct valid members expected in silver after both waves."""
         return {client_id: len(ids) for client_id, ids in self._silver_ids}
 
+    def expected_readings(self, client_id: str, dataset: str = "readings") -> ExpectedReadings:
+        """What silver/<dataset> (a readings dataset of ``client_id``) must hold after both
+        waves: distinct (member, type, measured_at) rows, those of an unknown member, the
+        planted outliers.
+
+        Raises:
+            KeyError: the demo has no such readings dataset.
+        """
+        for key, expected in self._readings:
+            if key == (client_id, dataset):
+                return expected
+        raise KeyError(f"no demo readings for {client_id}/{dataset}")
+
 
 def build_demo(
     clients: Mapping[str, ClientConfig], *, seed: int = 42, members_per_client: int = 1200
 ) -> DemoDataset:
-    """Build the demo files for ``clients``; deterministic for a given ``seed``.
+    """Build the demo files for ``clients`` (configs by feed, as ``load_clients`` returns
+    them); deterministic for a given ``seed``.
 
-    Every client gets a full file of ``members_per_client`` members and a delta file (~10%
-    updates, ~5% new members). ``globex`` (or else the last client) also gets a same-day
-    ``_1``/``_2`` pair; ``acme`` (or else the first client) gets the wave-2 story: a delta, a
-    late file, a duplicate and a misnamed file. One unknown-client file completes wave 2.
+    Every client's default dataset gets a full file of ``members_per_client`` members and a
+    delta file (~10% updates, ~5% new members). ``globex`` (or else the last client) also gets
+    a same-day ``_1``/``_2`` pair; ``acme`` (or else the first client) gets the wave-2 story: a
+    delta, a late file, a duplicate and a misnamed file. One unknown-client file completes
+    wave 2. Every readings dataset (``measurements:``) of a client with members gets a week of
+    readings of some of them in wave 1, three days after the client's full file, and a
+    smaller file in wave 2 (``lakehouse.demo.readings``). Other datasets get no files.
 
     Raises:
-        ValueError: no clients, or fewer than 100 members per client (too few for the story).
+        ValueError: no members dataset, or fewer than 100 members per client (too few for the
+            story).
         ConfigError: a client has a column the generator cannot fill.
     """
-    if not clients:
+    members = {c.client_id: c for c in clients.values() if _is_members(c)}
+    if not members:
         raise ValueError("build_demo needs at least one client configuration")
     if members_per_client < 100:
         raise ValueError(f"members_per_client must be at least 100, got {members_per_client}")
-    ids = sorted(clients)
-    story = "acme" if "acme" in clients else ids[0]
-    pair = "globex" if "globex" in clients else ids[-1]
+    readings = sorted(
+        (c for c in clients.values() if c.measurements is not None and c.client_id in members),
+        key=lambda c: c.feed,
+    )
+    ids = sorted(members)
+    story = "acme" if "acme" in members else ids[0]
+    pair = "globex" if "globex" in members else ids[-1]
     wave1: list[tuple[dt.date, str, DemoFile]] = []
     wave2: list[DemoFile] = []
+    wave2_readings: list[DemoFile] = []
     silver: list[tuple[str, frozenset[str]]] = []
+    expected: list[tuple[tuple[str, str], ExpectedReadings]] = []
     for index, client_id in enumerate(ids):
-        plan = _ClientPlan(clients[client_id], seed=seed, size=members_per_client)
+        plan = _ClientPlan(members[client_id], seed=seed, size=members_per_client)
         start = _WAVE1_START + dt.timedelta(days=index)
         full = plan.full_file(start)
+        roster = list(plan.current.values())  # valid in the full file: in silver from wave 1
         wave1.append((start, full.name, full))
         if client_id == pair:
             for demo_file in plan.sequence_pair(start + dt.timedelta(days=4)):
@@ -146,10 +184,48 @@ def build_demo(
                 plan.misnamed_file(),
             ]
         silver.append((client_id, frozenset(plan.silver)))
-    unknown = next(c for c in _UNKNOWN_CLIENTS if c not in clients)
-    wave2.append(_unknown_client_file(unknown, seed=seed))
+        taken = [f.content for _, _, f in wave1 if f.client_id == client_id]
+        taken += [f.content for f in wave2 if f.client_id == client_id]
+        for config in (c for c in readings if c.client_id == client_id):
+            calendar = config.delivery or members[client_id].delivery
+            zone = calendar.timezone if calendar is not None else "UTC"
+            readings_plan = ReadingsPlan(
+                config,
+                members=roster,
+                key_format=(plan.layout.key_prefix, plan.layout.key_digits),
+                timezone=zone,
+                seed=seed,
+                taken=taken,
+            )
+            first, second, outcome = readings_plan.build(start + _READINGS_AFTER, _WAVE2_DELTA)
+            demo_first, demo_second = (_readings_file(config, f) for f in (first, second))
+            wave1.append((start + _READINGS_AFTER, demo_first.name, demo_first))
+            wave2_readings.append(demo_second)
+            expected.append(((client_id, config.dataset), outcome))
+    known = {c.client_id for c in clients.values()}
+    unknown = next(c for c in _UNKNOWN_CLIENTS if c not in known)
+    wave2 += [*wave2_readings, _unknown_client_file(unknown, seed=seed)]
     files = tuple(f for _, _, f in sorted(wave1, key=lambda t: t[:2])) + tuple(wave2)
-    return DemoDataset(files, _silver_ids=tuple(silver))
+    return DemoDataset(files, _silver_ids=tuple(silver), _readings=tuple(expected))
+
+
+def _is_members(config: ClientConfig) -> bool:
+    """A client's default dataset gets member files (unless it holds readings itself)."""
+    return config.feed == config.client_id and config.measurements is None
+
+
+def _readings_file(config: ClientConfig, readings: ReadingsFile) -> DemoFile:
+    return DemoFile(
+        name=readings.name,
+        wave=readings.wave,
+        client_id=config.client_id,
+        data_records=readings.data_records,
+        invalid_records=readings.invalid_records,
+        kind="normal" if readings.wave == 1 else "update",
+        content=readings.content,
+        dataset=config.dataset,
+        invalid_reasons=readings.invalid_reasons,
+    )
 
 
 class _ClientPlan:
