@@ -45,6 +45,8 @@ def test_every_file_is_audited_with_the_expected_outcome(demo_run: DemoLake) -> 
     for f in demo_run.demo.files:
         row = audit[f.name]
         assert row["status"] == expected_status.get(f.kind, "SUCCESS"), row
+        if f.client_id is not None and f.kind not in expected_status:
+            assert row["dataset"] == f.dataset, row
         if row["status"] == "SUCCESS":
             # Conservation, against the generator's own count of records in the file.
             assert row["rows_read"] == f.data_records
@@ -67,11 +69,65 @@ def test_tables_hold_what_the_files_held(demo_run: DemoLake) -> None:
     ingested = [
         f for f in demo_run.demo.files if f.kind in ("normal", "update", "late", "sequence")
     ]
-    assert ws.table("bronze/members").num_rows == sum(f.data_records for f in ingested)
-    assert ws.table("quarantine/members").num_rows == sum(f.invalid_records for f in ingested)
+    for dataset in ("members", "readings"):
+        files = [f for f in ingested if f.dataset == dataset]
+        assert files, dataset
+        assert ws.table(f"bronze/{dataset}").num_rows == sum(f.data_records for f in files)
+        quarantined = sum(f.invalid_records for f in files)
+        assert ws.table(f"quarantine/{dataset}").num_rows == quarantined
     silver = ws.table("silver/members")
     per_client = Counter(silver.column("client_id").to_pylist())
     assert dict(per_client) == demo_run.demo.expected_silver_rows()
+
+
+def test_readings_hold_what_the_generator_planted(demo_run: DemoLake) -> None:
+    ws = demo_run.workspace
+    expected = demo_run.demo.expected_readings("acme")
+    readings = ws.table("silver/readings").to_pylist()
+    assert len(readings) == expected.rows
+    assert sum(not r["member_known"] for r in readings) == expected.unknown_member_rows
+    members = set(ws.table("silver/members").column("member_id").to_pylist())
+    # The readings' member tokens are the members' tokens: every known reading joins.
+    assert all(r["member_id"] in members for r in readings if r["member_known"])
+    assert {r["unit"] for r in readings} == {"bpm", "mmHg", "mg/dL", "%", "Cel", "kg"}
+    outliers = [r for r in readings if r["is_outlier"]]
+    assert len(outliers) == len(expected.outliers)
+    assert sorted(r["reading_type"] for r in outliers) == sorted(
+        k.reading_type for k in expected.outliers
+    )
+    quarantine = ws.table("quarantine/readings").column("_reasons").to_pylist()
+    codes = {code for reasons in quarantine for code in reasons}
+    assert {
+        "value:out_of_range",
+        "unit:unknown_unit",
+        "diastolic:not_below_value",
+        "measured_at:invalid_timestamp",
+        "measured_at:future_timestamp",
+        "measured_at:before_birth",
+        "reading_type:isin",
+    } <= codes
+    hourly = ws.table("gold/readings_hourly").to_pylist()
+    groups = {
+        (
+            r["member_id"],
+            r["reading_type"],
+            r["measured_at"].replace(minute=0, second=0, microsecond=0),
+        )
+        for r in readings
+    }
+    assert len(hourly) == len(groups)
+    assert sum(r["readings"] for r in hourly) == expected.rows
+    assert sum(r["outliers"] for r in hourly) == len(expected.outliers)
+    trend = ws.table("gold/readings_trend").to_pylist()
+    assert {(r["member_id"], r["reading_type"]) for r in trend} == {g[:2] for g in groups}
+    assert {r["trend"] for r in trend} <= {
+        "improving",
+        "stable",
+        "declining",
+        "volatile",
+        "changing",
+        "insufficient",
+    }
 
 
 def test_quarantine_has_reasons_and_no_plaintext_pii(demo_run: DemoLake) -> None:
@@ -124,7 +180,16 @@ def test_cdf_matches_the_audit(demo_run: DemoLake) -> None:
 
 def test_second_demo_run_changes_nothing(demo_run: DemoLake) -> None:
     ws = demo_run.workspace
-    tables = ("bronze/members", "quarantine/members", "silver/members", "gold/members_summary")
+    tables = (
+        *(
+            f"{zone}/{dataset}"
+            for zone in ("bronze", "quarantine", "silver")
+            for dataset in ("members", "readings")
+        ),
+        "gold/members_summary",
+        "gold/readings_hourly",
+        "gold/readings_trend",
+    )
     before = {t: ws.version(t) for t in tables}
     audit_rows = ws.table("audit/files").num_rows
     again = run(["./scripts/run_pipeline.sh", "--demo"], ws.env())
