@@ -273,6 +273,10 @@ def source_files(
     for name, row in latest_outcomes(engine, settings.audit_path).items():
         if row["client_id"] != client.client_id or row["status"] not in _KEPT:
             continue
+        try:
+            parse_file_name(name, clients)  # another dataset's file is not this one's
+        except LandingFileError:
+            continue
         archived = archive_target(settings, client.client_id, name, Status(row["status"]))
         if name not in found and is_regular(archived):
             found[name] = archived
