@@ -12,6 +12,7 @@ RECORD = "_record"  # pseudo-column for problems of the whole record
 class Code(StrEnum):
     NOT_NULL = "not_null"
     INVALID_DATE = "invalid_date"
+    INVALID_TIMESTAMP = "invalid_timestamp"
     INVALID_PHONE = "invalid_phone"
     INVALID_EMAIL = "invalid_email"
     INVALID_ZIP = "invalid_zip"
