@@ -32,6 +32,7 @@ STORAGE: Mapping[ColumnType, str] = {
     "integer": "bigint",
     "number": "double",
     "date": "date",
+    "timestamp": "timestamp",  # an instant (UTC); Delta's timestamp, not timestamp_ntz
 }
 
 
@@ -60,6 +61,9 @@ def _arrow_name(kind: pa.DataType) -> str | None:
         return "string"
     if pa.types.is_date32(kind):
         return "date"
+    if pa.types.is_timestamp(kind):
+        # Delta's timestamp is zone-aware (Arrow: tz set); timestamp_ntz has no zone.
+        return "timestamp" if kind.tz is not None else "timestamp_ntz"
     if pa.types.is_boolean(kind):
         return "boolean"
     return None  # other types are not business columns' (lineage, nested): not compared

@@ -14,7 +14,7 @@ from lakehouse.transform.standardise import standardise_column
 __all__ = ["RESCUABLE_TYPES", "rescue_frame"]
 
 # Types whose standardiser can fail to parse a present value (invalid_<type> otherwise).
-RESCUABLE_TYPES = frozenset({"integer", "number", "date", "phone", "email", "zip"})
+RESCUABLE_TYPES = frozenset({"integer", "number", "date", "timestamp", "phone", "email", "zip"})
 
 
 def _misfit(raw: Column, standardised: Column) -> Column:

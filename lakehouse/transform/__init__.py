@@ -9,12 +9,14 @@ from lakehouse.transform.numeric import to_integer, to_number
 from lakehouse.transform.phones import phone_e164
 from lakehouse.transform.standardise import standardise, standardise_column
 from lakehouse.transform.text import clean_email, clean_name, clean_text, zip5
+from lakehouse.transform.timestamps import parse_timestamp
 
 __all__ = [
     "clean_email",
     "clean_name",
     "clean_text",
     "parse_date",
+    "parse_timestamp",
     "phone_e164",
     "standardise",
     "standardise_column",

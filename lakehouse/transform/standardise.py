@@ -13,6 +13,7 @@ from lakehouse.transform.dates import parse_date
 from lakehouse.transform.numeric import to_integer, to_number
 from lakehouse.transform.phones import phone_e164
 from lakehouse.transform.text import clean_email, clean_name, clean_text, zip5
+from lakehouse.transform.timestamps import parse_timestamp
 
 __all__ = ["standardise", "standardise_column"]
 
@@ -33,6 +34,8 @@ def standardise_column(column: Column, spec: ColumnSpec, region: str) -> Column:
             return to_number(column)
         case "date":
             return parse_date(column, spec.formats)
+        case "timestamp":
+            return parse_timestamp(column)
         case "phone":
             return phone_e164(column, region)
         case "email":

@@ -12,6 +12,7 @@ RECORD = "_record"  # pseudo-column for problems of the whole record
 class Code(StrEnum):
     NOT_NULL = "not_null"
     INVALID_DATE = "invalid_date"
+    INVALID_TIMESTAMP = "invalid_timestamp"
     INVALID_PHONE = "invalid_phone"
     INVALID_EMAIL = "invalid_email"
     INVALID_ZIP = "invalid_zip"
@@ -30,6 +31,13 @@ class Code(StrEnum):
     FORMULA = "formula"
     MALFORMED = "malformed"
     DUPLICATE_KEY = "duplicate_key_in_file"
+    # Measurement datasets (lakehouse.validation.measurements).
+    UNKNOWN_UNIT = "unknown_unit"
+    OUT_OF_RANGE = "out_of_range"
+    UNEXPECTED = "unexpected"
+    NOT_BELOW_VALUE = "not_below_value"
+    FUTURE_TIMESTAMP = "future_timestamp"
+    BEFORE_BIRTH = "before_birth"
 
 
 def reason(column: str, code: Code) -> str:

@@ -5,7 +5,8 @@ column's name and the raw string under ``<name>__raw``, plus ``_creation_date``.
 - ``not_null``: a required column whose raw value is blank;
 - ``invalid_<type>``: raw value present but the standardiser could not parse it;
 - the declared value checks (regex, isin, lengths, min/max, min_date, not_in_future) on the
-  standardised value; a NULL passes them (its absence is ``not_null``'s business).
+  standardised value (a timestamp's dates: its UTC date); a NULL passes them (its absence is
+  ``not_null``'s business).
 - on the raw value of every column: no control characters, at most ``file.max_field_chars``.
 Every check is named by its ``Code`` so failure cases map straight to reason codes.
 """
@@ -28,6 +29,7 @@ CREATION_DATE = "_creation_date"
 
 _PARSE_CODES: dict[str, Code] = {
     "date": Code.INVALID_DATE,
+    "timestamp": Code.INVALID_TIMESTAMP,
     "phone": Code.INVALID_PHONE,
     "email": Code.INVALID_EMAIL,
     "zip": Code.INVALID_ZIP,
@@ -77,12 +79,18 @@ def _value_checks(spec: ColumnSpec) -> list[pa.Check]:
     if c.max is not None:
         high = c.max
         checks.append(_check(spec, Code.MAX, when_present(lambda s: s <= high)))
+    # A timestamp column's date checks compare its UTC calendar date (an instant is not a day).
+    day: Callable[[pl.Expr], pl.Expr] = (
+        (lambda s: s.dt.date()) if spec.type == "timestamp" else (lambda s: s)
+    )
     if c.min_date is not None:
         earliest = c.min_date
-        checks.append(_check(spec, Code.MIN_DATE, when_present(lambda s: s >= pl.lit(earliest))))
+        checks.append(
+            _check(spec, Code.MIN_DATE, when_present(lambda s: day(s) >= pl.lit(earliest)))
+        )
     if c.not_in_future:
         created = pl.col(CREATION_DATE)
-        checks.append(_check(spec, Code.FUTURE_DATE, when_present(lambda s: s <= created)))
+        checks.append(_check(spec, Code.FUTURE_DATE, when_present(lambda s: day(s) <= created)))
     return checks
 
 

@@ -192,6 +192,17 @@ def test_silver_refuses_a_missing_column_or_a_changed_type() -> None:
     refuse_breaking(client, None, {})
 
 
+def test_a_timestamp_column_is_stored_as_a_zoned_timestamp() -> None:
+    client = load_clients(REPO / "clients")["acme"]
+    # What Delta's schema reads as in Arrow: microseconds, zone UTC; Spark calls it timestamp.
+    table = pa.schema([("client_id", pa.string()), ("seen", pa.timestamp("us", tz="UTC"))])
+    refuse_breaking(client, table, {"client_id": "string", "seen": "timestamp"})
+    with pytest.raises(SchemaChangeRefused, match=r"seen \(timestamp -> date\)"):
+        refuse_breaking(client, table, {"client_id": "string", "seen": "date"})
+    with pytest.raises(SchemaChangeRefused, match="date -> timestamp"):
+        check_type_change(client, client.column("birth_date"), "timestamp")
+
+
 def test_approvals_are_versioned_in_the_registry_and_merged_by_the_loader(tmp_path: Path) -> None:
     clients_dir, landing = tmp_path / "clients", tmp_path / "landing"
     clients_dir.mkdir()

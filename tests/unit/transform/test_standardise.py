@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import get_args
 
 import pytest
 from chispa import assert_df_equality
@@ -17,9 +18,10 @@ from pyspark.sql.types import (
     StringType,
     StructField,
     StructType,
+    TimestampType,
 )
 
-from lakehouse.config.models import ClientConfig, ColumnSpec
+from lakehouse.config.models import ClientConfig, ColumnSpec, ColumnType
 from lakehouse.transform import standardise, standardise_column
 
 RAW_MEMBERS = [
@@ -157,6 +159,7 @@ def test_every_type_dispatches(spark: SparkSession) -> None:
         ColumnSpec(name="i", type="integer"),
         ColumnSpec(name="x", type="number"),
         ColumnSpec(name="d", type="date", formats=("dd.MM.yyyy",)),
+        ColumnSpec(name="t", type="timestamp"),
         ColumnSpec(name="p", type="phone"),
         ColumnSpec(name="e", type="email"),
         ColumnSpec(name="z", type="zip"),
@@ -172,6 +175,7 @@ def test_every_type_dispatches(spark: SparkSession) -> None:
                 "1,024",
                 "-1.5e2",
                 "01.02.2003",
+                "2003-02-01T12:00:00+02:00",
                 "212.555.0123",
                 "Me@X.org",
                 "90210-1234",
@@ -179,14 +183,19 @@ def test_every_type_dispatches(spark: SparkSession) -> None:
         ],
         [spec.name for spec in specs],
     )
-    result = raw.select(*(standardise_column(F.col(s.name), s, "US").alias(s.name) for s in specs))
-    assert [field.dataType for field in result.schema.fields] == [
+    standardised = raw.select(
+        *(standardise_column(F.col(s.name), s, "US").alias(s.name) for s in specs)
+    )
+    assert [field.dataType for field in standardised.schema.fields] == [
         *[StringType()] * 5,
         LongType(),
         DoubleType(),
         DateType(),
+        TimestampType(),
         *[StringType()] * 3,
     ]
+    # An instant as epoch microseconds: collected datetimes would be in the test's local zone.
+    result = standardised.withColumn("t", F.unix_micros("t"))
     assert tuple(result.first() or ()) == (
         "A b",
         "a b",
@@ -196,6 +205,7 @@ def test_every_type_dispatches(spark: SparkSession) -> None:
         1024,
         -150.0,
         dt.date(2003, 2, 1),
+        int(dt.datetime(2003, 2, 1, 10, tzinfo=dt.UTC).timestamp()) * 1_000_000,
         "+12125550123",
         "me@x.org",
         "90210",
@@ -209,17 +219,7 @@ def test_blank_is_null_for_every_type(spark: SparkSession) -> None:
             type=column_type,
             formats=("yyyy-MM-dd",) if column_type == "date" else (),
         )
-        for column_type in (
-            "string",
-            "code",
-            "name",
-            "integer",
-            "number",
-            "date",
-            "phone",
-            "email",
-            "zip",
-        )
+        for column_type in get_args(ColumnType)  # every type, timestamp included
     ]
     blanks = ["", " ", "\t", "\u00a0\u2003", "\r\n", None]
     raw = spark.createDataFrame(

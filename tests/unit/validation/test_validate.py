@@ -137,3 +137,46 @@ def test_formula_guard_covers_every_text_column(
     assert "email:formula" in reasons[3]
     assert "plan_code:formula" in reasons[4]
     assert reasons[5] == []  # hyphenated names and +phones are not formulas
+
+
+def _readings_client() -> ClientConfig:
+    return ClientConfig.model_validate(
+        {
+            "client_id": "acme",
+            "dataset": "readings",
+            "columns": [
+                {"name": "member_id", "required": True},
+                {"name": "measured_at", "type": "timestamp", "required": True},
+                {"name": "synced_at", "type": "timestamp", "checks": {"not_in_future": True}},
+            ],
+            "merge_key": ["member_id", "measured_at"],
+        }
+    )
+
+
+def test_timestamp_column_gets_invalid_timestamp(spark: SparkSession) -> None:
+    client = _readings_client()
+    rows = [
+        (1, "m1", "2026-01-05T10:00:00+02:00", "2026-01-05T23:30:00-05:00"),  # UTC: the 6th
+        (2, "m2", "2026-01-05T10:00:00", None),  # no offset: ambiguous
+        (3, "m3", "2026-02-30T10:00:00Z", None),
+        (4, "m4", "  ", None),
+        (5, "m5", "2026-01-05T10:00:00Z", "2026-01-06T00:00:00Z"),
+        (6, "m6", "2026-01-05T11:00:00Z", "soon"),
+    ]
+    names = ["member_id", "measured_at", "synced_at", CORRUPT_COLUMN]
+    schema = ", ".join(["n int", *[f"{name} string" for name in names]])
+    df = spark.createDataFrame([(*row, None) for row in rows], schema).withColumn(
+        "_creation_date", F.lit(dt.date(2026, 1, 5))
+    )
+    std = standardise(raw_copies(df, client), client.columns, client.phone_region)
+    out = validate(std, client, corrupt_column=CORRUPT_COLUMN)
+    assert out.schema["measured_at"].dataType.simpleString() == "timestamp"
+    assert _reasons(out) == {
+        1: ["synced_at:future_date"],  # its UTC date is after the file's creation date
+        2: ["measured_at:invalid_timestamp"],
+        3: ["measured_at:invalid_timestamp"],
+        4: ["measured_at:not_null"],
+        5: ["synced_at:future_date"],
+        6: ["synced_at:invalid_timestamp"],
+    }
