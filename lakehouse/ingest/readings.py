@@ -81,13 +81,13 @@ def _members(job: Job, client: ClientConfig, spec: MeasurementSettings) -> DataF
     frame = job.engine.read_frame(
         job.spark,
         path,
-        columns=["client_id", column, *([birth] if birth else [])],
+        columns=[column, *([birth] if birth else [])],
         partition=("client_id", client.client_id),
     )
     if frame is None:
         return None
     return frame.select(
-        "client_id",
+        F.lit(client.client_id).alias("client_id"),
         F.col(column).alias(_MEMBER_TOKEN),
         (F.col(birth).cast("string") if birth else F.lit(None).cast("string")).alias("birth"),
     )
@@ -100,18 +100,14 @@ def flag_reading_outliers(job: Job, client: ClientConfig, rows: DataFrame) -> Da
     path = job.settings.table_path("silver", client.dataset)
     history = None
     if job.engine.exists(path):
-        history = job.engine.read_frame(
+        stored = job.engine.read_frame(
             job.spark,
             path,
-            columns=[
-                "client_id",
-                spec.member_column,
-                spec.type_column,
-                spec.time_column,
-                spec.value_column,
-            ],
+            columns=[spec.member_column, spec.type_column, spec.time_column, spec.value_column],
             partition=("client_id", client.client_id),
         )
+        if stored is not None:  # one partition's rows, without the partition column
+            history = stored.withColumn("client_id", F.lit(client.client_id))
     return flag_outliers(rows, history, spec)
 
 

@@ -51,6 +51,11 @@ VALID = [
     _reading("AC0000002", "blood_pressure", 120, "mmHg", "2026-01-10T09:40:00Z", diastolic=80),
     # A member the members table does not have (yet): kept, flagged.
     _reading("AC0000099", "heart_rate", 70, "bpm", "2026-01-10T09:45:00Z"),
+    # Bob's oximeter, every ten minutes: the file's invalid share stays under 20%.
+    *(
+        _reading("AC0000002", "spo2", 96 + i % 3, "%", f"2026-01-10T{12 + i // 6}:{i % 6}0:00Z")
+        for i in range(30)
+    ),
 ]
 INVALID = {
     "diastolic:not_below_value": _reading(
@@ -96,21 +101,23 @@ def test_readings_beside_members_end_in_their_own_tables(
     }
     assert got == {
         "acme_2026-01-09.csv": ("members", "SUCCESS", 2, 2, 0),
-        "acme_readings_2026-01-10.jsonl": ("readings", "SUCCESS", 22, 14, 8),
+        "acme_readings_2026-01-10.jsonl": ("readings", "SUCCESS", 52, 44, 8),
     }
     quarantine = _rows(workspace, "quarantine/readings")
     assert sorted(code for q in quarantine for code in q["_reasons"]) == sorted(INVALID)
 
     silver = _rows(workspace, "silver/readings")
-    assert len(silver) == 14
+    assert len(silver) == 44
     members = {r["member_id"]: r for r in _rows(workspace, "silver/members")}
     # Readings carry the members' tokens: the tables join; the unknown member is flagged.
     known = [r for r in silver if r["member_known"]]
-    assert len(known) == 13 and all(r["member_id"] in members for r in known)
+    assert len(known) == 43 and all(r["member_id"] in members for r in known)
     (unknown,) = [r for r in silver if not r["member_known"]]
     assert unknown["member_id"] not in members and unknown["value"] == 70
     assert "AC0000001" not in json.dumps(silver, default=str)  # tokens only
-    by_type = {r["reading_type"]: r for r in silver if r["reading_type"] != "heart_rate"}
+    by_type = {
+        r["reading_type"]: r for r in silver if r["reading_type"] not in ("heart_rate", "spo2")
+    }
     assert by_type["glucose"]["unit"] == "mg/dL"
     assert by_type["glucose"]["value"] == pytest.approx(5.5 * 18.016)
     assert by_type["temperature"]["unit"] == "Cel"
@@ -133,7 +140,7 @@ def test_readings_beside_members_end_in_their_own_tables(
         r for r in _rows(workspace, "audit/files") if r["file_name"].endswith("01-11.jsonl")
     )
     assert (second["rows_unchanged"], second["rows_updated"], second["rows_inserted"]) == (3, 1, 0)
-    assert workspace.table("silver/readings").num_rows == 14
+    assert workspace.table("silver/readings").num_rows == 44
 
 
 def test_forget_removes_the_members_readings(spark: SparkSession, workspace: Workspace) -> None:
@@ -156,9 +163,9 @@ def test_forget_removes_the_members_readings(spark: SparkSession, workspace: Wor
     assert report.rows["silver/readings"] == 12
     assert report.rows["bronze/readings"] == 12 + 6
     left = _rows(workspace, "silver/readings")
-    assert len(left) == 2  # Bob's blood pressure and the unknown member's heart rate
+    assert len(left) == 32  # Bob's readings and the unknown member's heart rate
     raw = (workspace.landing / "acme_readings_2026-01-10.jsonl").read_text(encoding="utf-8")
-    assert "AC0000001" not in raw and raw.count("\n") == 22 - 18
+    assert "AC0000001" not in raw and raw.count("\n") == 52 - 18
     bronze = workspace.table("bronze/readings")
-    assert bronze.num_rows == 22 - 18
+    assert bronze.num_rows == 52 - 18
     assert isinstance(bronze, pa.Table)
