@@ -24,6 +24,8 @@ from lakehouse.config.models import ClientConfig
 from lakehouse.ingest.job import Job
 from lakehouse.pii.policies import tokenise
 from lakehouse.validation.measurements import (
+    MEMBER_KNOWN,
+    TYPICAL_FLAG,
     flag_outliers,
     measurement_reasons,
     member_checks,
@@ -31,16 +33,15 @@ from lakehouse.validation.measurements import (
 )
 
 __all__ = [
-    "DERIVED_COLUMNS",
     "check_readings",
     "flag_reading_outliers",
     "validated_columns",
 ]
 
-# Columns a measurement dataset's silver rows carry beyond its configured ones (not part of
-# the row hash: a re-sent reading is unchanged whatever its history says now).
-DERIVED_COLUMNS = ("typical_flag", "member_known", "is_outlier", "outlier_score", "outlier_method")
-_VALIDATED = ("typical_flag", "member_known")
+# Columns a measurement dataset's silver rows carry beyond its configured ones, outside the
+# row hash (a re-sent reading is unchanged whatever its history says now): these two from
+# validation, the outlier columns (IS_OUTLIER, OUTLIER_SCORE, OUTLIER_METHOD) before the merge.
+_VALIDATED = (TYPICAL_FLAG, MEMBER_KNOWN)
 _MEMBER_TOKEN = "_member_token"
 
 
