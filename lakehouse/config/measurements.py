@@ -13,7 +13,16 @@ import math
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from lakehouse.config.problems import KeyedValueError
 
@@ -57,6 +66,13 @@ class Range(_Frozen):
     def __contains__(self, value: float) -> bool:
         return self.low <= value <= self.high
 
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        pair = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
+        return {"anyOf": [pair, handler(core_schema)]}
+
 
 class Conversion(_Frozen):
     """From a delivered unit to the canonical one: ``canonical = value * factor + offset``
@@ -72,6 +88,12 @@ class Conversion(_Frozen):
         if isinstance(value, int | float) and not isinstance(value, bool):
             return {"factor": value}
         return value
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {"anyOf": [{"type": "number", "exclusiveMinimum": 0}, handler(core_schema)]}
 
 
 class SecondaryValue(_Frozen):

@@ -170,7 +170,10 @@ def build_report(
     ids = (
         [client_id]
         if client_id
-        else sorted(set(clients) | {str(r["client_id"]) for r in rows if r["client_id"]})
+        else sorted(
+            {c.client_id for c in clients.values()}  # per client, every dataset of it
+            | {str(r["client_id"]) for r in rows if r["client_id"]}
+        )
     )
     silver = _silver_rows(settings, engine, clients)
     summaries = client_summaries(

@@ -118,7 +118,12 @@ def test_config_schema_command_writes_the_schema(
     schema = json.loads(out.read_text())
     assert schema["$schema"].endswith("2020-12/schema")
     assert {"client_id", "dataset", "columns", "merge_key"} <= set(schema["properties"])
-    assert set(schema["required"]) >= {"client_id", "dataset", "columns", "merge_key"}
+    assert schema["required"] == ["client_id"]
+    # Either the members-only form's keys, or datasets (README, "Datasets and readings").
+    members_only, datasets_only = schema["anyOf"]
+    assert set(members_only["required"]) >= {"client_id", "dataset", "columns", "merge_key"}
+    assert datasets_only == {"required": ["datasets"]}
+    assert "columns" in schema["$defs"]["Dataset"]["properties"]
     assert main(["config-schema"]) == 0
     assert json.loads(capsys.readouterr().out.split("\n", 1)[1]) == schema
 
@@ -152,7 +157,8 @@ def test_validate_config_as_a_new_user_meets_it(
         "ok     globex: dataset=members columns=10",
         "ok     conf/schedules.yaml",
         f"error  {a}: key 'columns[phone].type': not an allowed value; expected 'string', "
-        "'code', 'name', 'integer', 'number', 'date', 'phone', 'email' or 'zip', found "
+        "'code', 'name', 'integer', 'number', 'date', 'timestamp', 'phone', 'email' or 'zip', "
+        "found "
         "'phone_number'",
         f"error  {a}: key 'max_invalid_ratio': not a top-level key: it belongs under "
         "thresholds:; expected thresholds: {max_invalid_ratio: 0.2}, found 0.2",

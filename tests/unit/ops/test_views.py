@@ -77,8 +77,16 @@ def _history(lake: Any) -> None:
 
 def test_status_counts_each_file_once_and_flags_failures(lake: Any, clients: Any) -> None:
     _history(lake)
-    rows = {r["client_id"]: r for r in client_status(lake.settings, lake.engine, clients)}
-    assert sorted(rows) == ["acme", "globex", "umbrella"]
+    status = client_status(lake.settings, lake.engine, clients)
+    # One row per dataset of a client: acme's readings have had no file yet.
+    assert [(r["client_id"], r["dataset"]) for r in status] == [
+        ("acme", "members"),
+        ("acme", "readings"),
+        ("globex", "members"),
+        ("umbrella", None),
+    ]
+    assert status[1]["files_ingested"] == 0 and status[1]["last_file"] is None
+    rows = {r["client_id"]: r for r in status if r["dataset"] != "readings"}
     acme = rows["acme"]
     assert acme["files_ingested"] == 2  # the backfill does not double count
     assert (acme["rows_read"], acme["rows_quarantined"]) == (150, 11)

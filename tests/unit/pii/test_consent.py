@@ -100,6 +100,7 @@ def test_unknown_purposes_and_bad_columns_are_refused() -> None:
     with pytest.raises(ValueError, match="unknown purpose"):
         ConsentSettings(purposes=("care",), erase_on_withdrawal=("research",))
     data = yaml.safe_load((REPO / "clients" / "acme.yaml").read_text(encoding="utf-8"))
+    data.pop("datasets")  # acme's members (readings are a config of their own)
     data["consent"] = {**CONSENT, "column": "email"}  # PII: never a consent column
     with pytest.raises(ValueError, match="non-PII string column"):
         ClientConfig.model_validate(data)
@@ -121,6 +122,7 @@ def consent_lake(
     clients_dir = tmp_path / "clients"
     clients_dir.mkdir()
     data = yaml.safe_load((REPO / "clients" / "acme.yaml").read_text(encoding="utf-8"))
+    data.pop("datasets")  # acme's members (readings are a config of their own)
     data["consent"] = CONSENT
     (clients_dir / "acme.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
     lake = make_lake(tmp_path, {"acme": ClientConfig.model_validate(data)})
@@ -195,6 +197,7 @@ def test_a_refused_consent_list_names_the_line_never_a_cell(
     clients = tmp_path / "clients"
     clients.mkdir()
     data = yaml.safe_load((REPO / "clients" / "acme.yaml").read_text(encoding="utf-8"))
+    data.pop("datasets")  # acme's members (readings are a config of their own)
     data["consent"] = CONSENT
     (clients / "acme.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
     where = ["--lake-root", str(tmp_path / "lake"), "--clients-dir", str(clients)]

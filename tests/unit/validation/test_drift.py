@@ -13,6 +13,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
 from lakehouse.audit import AuditRecord, Status, append_audit
+from lakehouse.config import load_clients
 from lakehouse.config.drift import DriftSettings
 from lakehouse.config.models import ClientConfig
 from lakehouse.engine.deltars import DeltaRsEngine
@@ -190,14 +191,19 @@ def test_baselines_read_the_audit_once_and_follow_the_run(tmp_path: Path) -> Non
         ],
     )
     baselines = Baselines(engine, path)
-    history = {f.file_name: f for f in baselines.history("acme")}
+    clients = load_clients(REPO / "clients")
+    acme, readings = clients["acme"], clients["acme_readings"]
+    other = acme.model_copy(update={"client_id": "other"})
+    history = {f.file_name: f for f in baselines.history(acme)}
     assert set(history) == {"acme_2026-03-01.csv", "acme_2026-03-02.csv"}
     assert history["acme_2026-03-01.csv"].columns == {"phone": ColumnCounts(3, 1)}
-    assert history["acme_2026-03-02.csv"].columns is None and baselines.history("other") == []
+    assert history["acme_2026-03-02.csv"].columns is None and baselines.history(other) == []
+    # Rows without a dataset are the default dataset's: acme's readings have no history.
+    assert baselines.history(readings) == []
     version = engine.version(path)
     released = _audit("acme_2026-03-03.csv", Status.SUCCESS, 30, 7, reason="released")
     baselines.observe([released, _audit("acme_2026-03-01.csv", Status.HELD, 10, 8)])
-    assert {f.file_name for f in baselines.history("acme")} == {
+    assert {f.file_name for f in baselines.history(acme)} == {
         "acme_2026-03-02.csv",
         "acme_2026-03-03.csv",
     }
