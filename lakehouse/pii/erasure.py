@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -203,12 +203,30 @@ def _locate(
             mask = pc.and_(mask, pc.equal(table.column(name).cast(pa.string()), value))
             parts.append(f"{name} = {_quote(value)}")
         return " AND ".join([partition, *parts]), table.filter(mask)
+    clause = f"{KEY_TOKEN} = {_quote(member.key_token)}"
+    return _raw_rows(
+        table, partition, client, member, keys, clause, lambda t: t == member.key_token
+    )
+
+
+def _raw_rows(
+    table: pa.Table,
+    partition: str,
+    client: ClientConfig,
+    member: MemberKey,
+    keys: KeyRing,
+    clause: str,
+    ours: Callable[[str | None], bool],
+) -> tuple[str, pa.Table]:
+    """(SQL predicate, rows) of the member in a bronze or quarantine partition: the rows
+    whose ``_key_token`` is ``ours`` (``clause`` in SQL), plus malformed records whose
+    decrypted raw text holds the member's key (their key field may be misaligned)."""
     tokens = (
         table.column(KEY_TOKEN).to_pylist()
         if KEY_TOKEN in table.column_names
         else [None] * table.num_rows
     )
-    clauses = [f"{KEY_TOKEN} = {_quote(member.key_token)}"]
+    clauses = [clause]
     keep: list[bool] = []
     for token, stored, sha, number in zip(
         tokens,
@@ -217,16 +235,16 @@ def _locate(
         table.column("_record_number").to_pylist(),
         strict=True,
     ):
-        # A malformed record is found by its raw text: its key field may be misaligned.
+        mine = ours(token)
         malformed = stored is not None and _contains_key(
             decrypt_value(stored, keys=keys, aad=binding(client, CORRUPT_COLUMN), row_key=token)
             if is_encrypted(stored)
             else str(stored),
             member,
         )
-        if malformed and token != member.key_token:
+        if malformed and not mine:
             clauses.append(f"(_file_sha256 = {_quote(sha)} AND _record_number = {int(number)})")
-        keep.append(token == member.key_token or malformed)
+        keep.append(mine or malformed)
     return f"{partition} AND ({' OR '.join(clauses)})", table.filter(pa.array(keep, pa.bool_()))
 
 
@@ -362,31 +380,16 @@ def _locate_referencing(
             fix=f"put {reference.column} first in the dataset's merge_key",
         )
     prefix = member.key_token + "."
-    tokens = (
-        table.column(KEY_TOKEN).to_pylist()
-        if KEY_TOKEN in table.column_names
-        else [None] * table.num_rows
+    clause = f"{KEY_TOKEN} LIKE {_quote(prefix + '%')}"
+    return _raw_rows(
+        table,
+        partition,
+        client,
+        member,
+        keys,
+        clause,
+        lambda t: t is not None and t.startswith(prefix),
     )
-    clauses = [f"{KEY_TOKEN} LIKE {_quote(prefix + '%')}"]
-    keep: list[bool] = []
-    for token, stored, sha, number in zip(
-        tokens,
-        table.column(CORRUPT_COLUMN).to_pylist(),
-        table.column("_file_sha256").to_pylist(),
-        table.column("_record_number").to_pylist(),
-        strict=True,
-    ):
-        ours = token is not None and token.startswith(prefix)
-        malformed = stored is not None and _contains_key(
-            decrypt_value(stored, keys=keys, aad=binding(client, CORRUPT_COLUMN), row_key=token)
-            if is_encrypted(stored)
-            else str(stored),
-            member,
-        )
-        if malformed and not ours:
-            clauses.append(f"(_file_sha256 = {_quote(sha)} AND _record_number = {int(number)})")
-        keep.append(ours or malformed)
-    return f"{partition} AND ({' OR '.join(clauses)})", table.filter(pa.array(keep, pa.bool_()))
 
 
 def _erase_rows(

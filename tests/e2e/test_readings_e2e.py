@@ -15,6 +15,8 @@ from e2e_support import TEST_KEYS, Workspace, _settings_in_process, ingest_in_pr
 from pyspark.sql import SparkSession
 
 from lakehouse.config import load_clients
+from lakehouse.engine import get_engine
+from lakehouse.gold import new_run_id, refresh_gold
 from lakehouse.pii.keys import KeyRing
 
 pytestmark = pytest.mark.e2e
@@ -153,11 +155,22 @@ def test_forget_removes_the_members_readings(spark: SparkSession, workspace: Wor
     )
     ingest_in_process(workspace, TEST_KEYS)
     settings = _settings_in_process(workspace)
+    engine = get_engine(settings)
+    refresh_gold(settings, engine, run_id=new_run_id("test"))
+    member = workspace.table("silver/members").to_pylist()
+    (ann,) = [r["member_id"] for r in member if r["first_name"].startswith("A")]
+    hourly = workspace.table("gold/readings_hourly").to_pylist()
+    assert any(r["member_id"] == ann for r in hourly)
     client = load_clients(settings.clients_dir)["acme"]
     keys = KeyRing.from_environment(TEST_KEYS)
     report = erase_member(settings, client, keys, ["AC0000001"], "INC-7")
 
     assert report.verified
+    # Gold no longer holds the member, and the versions that did are vacuumed.
+    for table in ("readings_hourly", "readings_trend"):
+        rows = workspace.table(f"gold/{table}").to_pylist()
+        assert rows and all(r["member_id"] != ann for r in rows), table
+        assert f"gold/{table}" in report.gold_rows
     assert report.rows["silver"] == 1
     # 10 heart rates, glucose, temperature; the quarantined ones of the member too.
     assert report.rows["silver/readings"] == 12
