@@ -344,11 +344,15 @@ def _cmd_retention(args: argparse.Namespace) -> int:
 
     settings = load_cli_settings(args)
     clients = load_clients(settings.clients_dir)
-    chosen = (
-        [client_of(settings, c) for c in args.client]
-        if args.client
-        else [c for c in clients.values() if c.retention.configured]
-    )
+    # A client named is each of its datasets with a retention period (its default one
+    # whatever: it says so when it has none).
+    named = {client_of(settings, c).client_id for c in args.client or ()}
+    chosen = [
+        c
+        for feed, c in sorted(clients.items())
+        if (c.client_id in named and (feed == c.client_id or c.retention.configured))
+        or (not named and c.retention.configured)
+    ]
     if not chosen:
         raise LakehouseError(
             "no client has a retention period", fix="add 'retention:' to a client file"
@@ -361,11 +365,14 @@ def _cmd_retention(args: argparse.Namespace) -> int:
             _audited(settings, engine, "retention", client.client_id, args.reason) as event,
             _dataset_locks(settings, client, f"retention-{event.event_id}"),
         ):
-            report = apply_retention(settings, engine, client, today=today, dry_run=args.dry_run)
+            siblings = [f for f, c in clients.items() if c.client_id == client.client_id]
+            report = apply_retention(
+                settings, engine, client, today=today, dry_run=args.dry_run, siblings=siblings
+            )
             event.tables = ",".join(sorted(report.cutoffs))
             event.rows = sum(report.rows.values())
             event.detail = report.as_detail()
-        _print_retention(report)
+        _print_retention(report, client.dataset)
         if not report.verified:
             unverified.append(client.client_id)
     if unverified:
@@ -376,9 +383,9 @@ def _cmd_retention(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_retention(report: RetentionReport) -> None:
+def _print_retention(report: RetentionReport, dataset: str) -> None:
     verb = "would delete" if report.dry_run else "deleted"
-    print(f"{report.client_id} (as of {report.today.isoformat()}):")
+    print(f"{report.client_id} {dataset} (as of {report.today.isoformat()}):")
     for layer, cutoff in report.cutoffs.items():
         if layer == "archive":
             count = f"{report.archive_files} archived file(s)"

@@ -23,6 +23,7 @@ import datetime as dt
 import logging
 import os
 import stat
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -34,7 +35,7 @@ import pyarrow.parquet as pq
 from lakehouse.config.models import ClientConfig, Settings
 from lakehouse.engine.base import TableEngine
 from lakehouse.errors import LakehouseError, LandingFileError
-from lakehouse.landing.filenames import parse_file_name
+from lakehouse.landing.filenames import feed_prefix, parse_file_name
 
 __all__ = ["RetentionReport", "apply_retention"]
 
@@ -111,16 +112,21 @@ def _leftovers(path: Path, client_id: str, cutoff: dt.date) -> int:
 
 
 def _expired_archive_files(
-    settings: Settings, client: ClientConfig, cutoff: dt.date, today: dt.date
+    settings: Settings,
+    client: ClientConfig,
+    cutoff: dt.date,
+    today: dt.date,
+    siblings: Collection[str] = (),
 ) -> list[Path]:
-    """Archived files of the client created before ``cutoff``: by the creation date in the
-    name, or, for a name without one (a rejected file), by its modification date (archiving
-    keeps the landing file's)."""
+    """Archived files of the client's dataset created before ``cutoff``: by the creation
+    date in the name, or, for a name without one (a rejected file), by its modification date
+    (archiving keeps the landing file's). Files named for another of the client's datasets
+    (``siblings``: their feeds) are theirs: that dataset's retention decides."""
     roots = [
         settings.archive_root / client.client_id,
         settings.archive_root / "_rejected" / client.client_id,
     ]
-    clients = {client.client_id: client}
+    clients = {client.feed: client}
     found = []
     for root in roots:
         for folder, dirs, files in os.walk(root, followlinks=False):
@@ -129,6 +135,8 @@ def _expired_archive_files(
                 file = Path(folder, name)
                 if not stat.S_ISREG(file.lstat().st_mode):
                     continue  # a link is never removed through, nor is its target
+                if feed_prefix(name, [client.feed, *siblings]) not in (client.feed, None):
+                    continue
                 try:
                     created = parse_file_name(name, clients, today=today).creation_date
                 except LandingFileError:
@@ -146,8 +154,11 @@ def apply_retention(
     *,
     today: dt.date,
     dry_run: bool = False,
+    siblings: Collection[str] = (),
 ) -> RetentionReport:
-    """Enforce ``client.retention`` as of ``today`` (see the module docstring).
+    """Enforce ``client.retention`` as of ``today`` (see the module docstring) on the
+    dataset's tables and archived files (``siblings``: the feeds of the client's other
+    datasets, whose archived files are left to their own retention).
 
     Raises:
         LakehouseError: the client has no retention period configured.
@@ -181,7 +192,7 @@ def apply_retention(
     cutoff = policy.cutoff("archive", today)
     if cutoff is not None:
         report.cutoffs["archive"] = cutoff.isoformat()
-        files = _expired_archive_files(settings, client, cutoff, today)
+        files = _expired_archive_files(settings, client, cutoff, today, siblings)
         report.archive_files = len(files)
         if not dry_run:
             for file in files:

@@ -55,7 +55,11 @@ def test_exactly_once_per_client_and_incremental(spark: SparkSession, workspace:
     audit = workspace.table("audit/files").to_pylist()
     assert Counter(r["file_name"] for r in audit) == Counter({f.name: 1 for f in demo.files})
     assert workspace.version("silver/members") > silver_version
-    ingested_wave2 = [f for f in demo.files if f.wave == 2 and f.kind in ("update", "late")]
+    ingested_wave2 = [
+        f
+        for f in demo.files
+        if f.wave == 2 and f.kind in ("update", "late") and f.dataset == "members"
+    ]
     assert workspace.table("bronze/members").num_rows == bronze_rows + sum(
         f.data_records for f in ingested_wave2
     )

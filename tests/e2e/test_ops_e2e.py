@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -41,11 +42,22 @@ def test_status_shows_each_client(demo_lake: Workspace) -> None:
     env = demo_lake.env()
     text = lakehouse(["status"], env).stdout
     header, *lines = text.splitlines()
-    assert header.split()[:4] == ["client", "files", "last", "file"]
-    assert {line.split()[0] for line in lines} == {"acme", "globex", "umbrella"}
-    rows = {r["client_id"]: r for r in json.loads(lakehouse(["status", "--json"], env).stdout)}
+    assert header.split()[:5] == ["client", "dataset", "files", "last", "file"]
+    assert {tuple(line.split()[:2]) for line in lines if not line.startswith("umbrella")} == {
+        ("acme", "members"),
+        ("acme", "readings"),
+        ("globex", "members"),
+    }
+    status = json.loads(lakehouse(["status", "--json"], env).stdout)
+    readings = next(r for r in status if r["dataset"] == "readings")
+    assert (readings["client_id"], readings["files_ingested"]) == ("acme", 2)
+    rows = {r["client_id"]: r for r in status if r["dataset"] != "readings"}
     audit = demo_lake.table("audit/files").to_pylist()
-    acme_ok = [r for r in audit if r["client_id"] == "acme" and r["status"] == "SUCCESS"]
+    acme_ok = [
+        r
+        for r in audit
+        if r["client_id"] == "acme" and r["status"] == "SUCCESS" and r["dataset"] == "members"
+    ]
     assert rows["acme"]["files_ingested"] == len(acme_ok) == 4
     assert rows["acme"]["rows_read"] == sum(r["rows_read"] for r in acme_ok)
     assert 0 < rows["acme"]["quarantine_rate"] < 0.2
@@ -57,7 +69,8 @@ def test_status_shows_each_client(demo_lake: Workspace) -> None:
 def test_audit_filters_by_client_date_and_status(demo_lake: Workspace) -> None:
     env = demo_lake.env()
     rows = json.loads(lakehouse(["audit", "--client", "acme", "--json"], env).stdout)
-    assert {r["client_id"] for r in rows} == {"acme"} and len(rows) == 5
+    assert {r["client_id"] for r in rows} == {"acme"}
+    assert Counter(r["dataset"] for r in rows) == {"members": 5, "readings": 2}
     duplicates = json.loads(
         lakehouse(["audit", "--client", "acme", "--status", "duplicate", "--json"], env).stdout
     )

@@ -325,14 +325,15 @@ def test_forget_decrypt_and_rotate(demo_run: DemoRun, tmp_path: Path) -> None:
     _write_rotated_keys(lake, rotated)
     tokens_before = sorted(ws.table("silver/members").column("member_id").to_pylist())
     _cli(lake, "keys", "rotate", "--reason", "INC-3", key_file=rotated)
-    for zone in ("bronze/members", "quarantine/members", "silver/members"):
+    for zone in ("bronze/members", "quarantine/members", "silver/members", "bronze/readings"):
         values = [v for r in ws.table(zone).to_pylist() for v in r.values() if is_encrypted(v)]
         gcm = [v for v in values if v.startswith(("gcm1:", "gcm2:"))]
         assert gcm and {key_id_of(v) for v in gcm} == {"enc-2"}
     assert sorted(ws.table("silver/members").column("member_id").to_pylist()) == tokens_before
 
     events = sorted(ws.table("audit/pii_events").to_pylist(), key=lambda e: e["started_at"])
-    assert [e["event"] for e in events] == ["forget", "decrypt", "keys_rotate", "keys_rotate"]
+    # keys rotate: one event per client dataset (acme's members and readings, globex).
+    assert [e["event"] for e in events] == ["forget", "decrypt", *["keys_rotate"] * 3]
     assert {e["status"] for e in events} == {"SUCCESS"}
     assert all(key not in json.dumps(e, default=str) for e in events)
     assert all(token not in json.dumps(e, default=str) for e in events)
@@ -363,6 +364,12 @@ def test_retention_as_the_crontab_line_runs_it(demo_run: DemoRun, tmp_path: Path
     assert ws.table("silver/members").num_rows == silver_before
     archived = sorted(p.name for p in (ws.lake / "_archive" / "acme").glob("*.csv"))
     assert archived == ["acme_2026-02-02.csv", "acme_2026-02-03.csv"]
+    # acme's readings have the same periods: their bronze keeps February only too.
+    readings = ws.table("bronze/readings").column("_creation_date").to_pylist()
+    assert set(readings) == {dt.date(2026, 2, 2)}
+    archived = sorted(p.name for p in (ws.lake / "_archive" / "acme").glob("*.jsonl"))
+    assert archived == ["acme_readings_2026-02-02.jsonl"]
     events = ws.table("audit/pii_events").to_pylist()
-    (event,) = [e for e in events if e["event"] == "retention"]
-    assert (event["status"], event["reason"]) == ("SUCCESS", "POL-1")
+    retention = [e for e in events if e["event"] == "retention"]
+    assert len(retention) == 2  # one per dataset of acme
+    assert {(e["status"], e["reason"]) for e in retention} == {("SUCCESS", "POL-1")}

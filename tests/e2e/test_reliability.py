@@ -190,7 +190,8 @@ def test_two_clients_ingest_at_the_same_time(workspace: Workspace) -> None:
     assert {r["status"] for r in audit} == {"SUCCESS"}
     inserted: Counter[str] = Counter()
     for row in audit:
-        inserted[row["client_id"]] += row["rows_inserted"]
+        if row["dataset"] == "members":  # acme's readings have a table of their own
+            inserted[row["client_id"]] += row["rows_inserted"]
     silver = workspace.table("silver/members")
     assert Counter(silver.column("client_id").to_pylist()) == inserted
     assert set(inserted) == {"acme", "globex"} and min(inserted.values()) > 100

@@ -136,6 +136,7 @@ def test_the_command_audits_counts_and_takes_every_lock_of_the_dataset(
         data = yaml.safe_load((REPO / "clients" / f"{name}.yaml").read_text(encoding="utf-8"))
         if name == "acme":
             data["retention"] = POLICY
+            data.pop("datasets")  # its members table only (readings: test_pii_e2e)
         (clients_dir / f"{name}.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
     args = ["retention", "--lake-root", str(settings.lake_root), "--clients-dir", str(clients_dir)]
     from lakehouse.ingest.lock import ClientLock
