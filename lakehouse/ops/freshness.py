@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from lakehouse.audit import Status
 from lakehouse.config.calendar import DeliveryCalendar
+from lakehouse.config.datasets import feed_of
 from lakehouse.config.models import ClientConfig, Settings
 from lakehouse.engine.base import TableEngine
 from lakehouse.ops.audit_views import read_audit
@@ -196,7 +197,11 @@ def client_freshness(
         freshness_of(
             feed,
             client.delivery,
-            [r for r in rows if _of_feed(r, feed, client)],
+            [
+                r
+                for r in rows
+                if r["client_id"] and feed_of(r["client_id"], r.get("dataset"), clients) == feed
+            ],
             now=moment,
             days=days,
         )
@@ -204,11 +209,3 @@ def client_freshness(
         # A client's other datasets show only when they have a delivery calendar.
         if feed == client.client_id or client.delivery is not None
     ]
-
-
-def _of_feed(row: Mapping[str, Any], feed: str, client: ClientConfig) -> bool:
-    """An audit row of ``client``'s dataset (rows without a dataset: its default one)."""
-    if row["client_id"] != client.client_id:
-        return False
-    dataset = row.get("dataset")
-    return dataset == client.dataset or (dataset is None and feed == client.client_id)
