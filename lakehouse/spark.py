@@ -61,6 +61,11 @@ BASE_CONF: dict[str, str] = {
     # the ~140k objects of pandas/pandera/polars once they are imported (gc.freeze); measured
     # on cold runs in DesignDoc.md, "Testing" > "Cold start of one spark-submit".
     "spark.python.daemon.module": "lakehouse.spark_daemon",
+    # PySpark 4 records the Python call site of every Column and DataFrame call for error
+    # messages: three extra py4j round trips per call (a conf read, set, clear). A file's
+    # plan is ~3,600 calls; this cut the demo-sized file's time by a third (DesignDoc,
+    # "Performance"). Errors still name the failing expression, not the Python line.
+    "spark.python.sql.dataFrameDebugging.enabled": "false",
 }
 
 LOG4J_CONF = Path(__file__).parent / "resources" / "log4j2.properties"

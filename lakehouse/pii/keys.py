@@ -121,6 +121,16 @@ class KeyRing:
     encrypt_old_key_ids: frozenset[str] = field(default=frozenset(), repr=False)
     siv_key_id: str | None = field(default=None, repr=False)
     siv_old_key_ids: frozenset[str] = field(default=frozenset(), repr=False)
+    # Spark functions built from these keys (``lakehouse.pii.udfs``), kept for the ring's
+    # life so a run builds each once, not once per file. Opaque here; no key material in it
+    # that the ring does not already hold.
+    spark_functions: dict[tuple[object, ...], object] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def __getstate__(self) -> dict[str, object]:
+        # A ring pickled into a UDF (decryption) travels without the JVM handles.
+        return {**self.__dict__, "spark_functions": {}}
 
     @property
     def token_key(self) -> bytes:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import cast
 
 import pyarrow as pa
+from pyspark import SparkContext
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -43,6 +44,23 @@ def _arrow_udf(function: Callable[..., pa.Array], return_type: T.DataType) -> Ca
     return cast(Callable[..., Column], made)
 
 
+def _ring_udf(
+    keys: KeyRing, name: tuple[object, ...], build: Callable[[], Callable[..., Column]]
+) -> Callable[..., Column]:
+    """The UDF ``name`` built from ``keys``, made once per ring and Spark context.
+
+    Building one pickles its closure and registers it in the JVM (~30 py4j round trips); a
+    run applies the same few UDFs to every file of a client, so they are kept on the ring.
+    """
+    context = SparkContext._active_spark_context
+    made = keys.spark_functions.get(name)
+    if isinstance(made, tuple) and made[0] is context:
+        return cast(Callable[..., Column], made[1])
+    function = build()
+    keys.spark_functions[name] = (context, function)
+    return function
+
+
 def _row_key(row_key: Column | None) -> Column:
     return F.lit(None).cast("string") if row_key is None else row_key.cast("string")
 
@@ -70,7 +88,10 @@ def encrypt_column(
             pa.string(),
         )
 
-    return _arrow_udf(gcm_encrypt, T.StringType())(value.cast("string"), _row_key(row_key))
+    made = _ring_udf(
+        keys, ("gcm", key_id, binding), lambda: _arrow_udf(gcm_encrypt, T.StringType())
+    )
+    return made(value.cast("string"), _row_key(row_key))
 
 
 def siv_column(value: Column, *, binding: Binding, keys: KeyRing) -> Column:
@@ -84,7 +105,10 @@ def siv_column(value: Column, *, binding: Binding, keys: KeyRing) -> Column:
             siv_encrypt_many(_strings(values), key_id=key_id, key=key, aad=binding), pa.string()
         )
 
-    return _arrow_udf(siv_encrypt, T.StringType())(value.cast("string"))
+    made = _ring_udf(
+        keys, ("siv", key_id, binding), lambda: _arrow_udf(siv_encrypt, T.StringType())
+    )
+    return made(value.cast("string"))
 
 
 def decrypt_column(
@@ -98,7 +122,8 @@ def decrypt_column(
             pa.string(),
         )
 
-    return _arrow_udf(decrypt, T.StringType())(value, _row_key(row_key))
+    made = _ring_udf(keys, ("decrypt", binding), lambda: _arrow_udf(decrypt, T.StringType()))
+    return made(value, _row_key(row_key))
 
 
 def redact_column(value: Column, *, mrn_patterns: Sequence[str]) -> Column:

@@ -434,3 +434,29 @@ def test_tokens_are_bound_to_the_client_unless_a_domain_is_shared(
 def test_token_domain_must_be_a_name(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="token_domain"):
         _load(tmp_path, lambda d: d.update(token_domain="Not A Name"))
+
+
+def test_a_ring_builds_each_udf_once_and_pickles_without_them(
+    spark: SparkSession, clients: dict[str, ClientConfig]
+) -> None:
+    from pyspark import cloudpickle
+
+    fresh = KeyRing(token_key_id="tok", keys={"tok": TOKEN, "enc": ENC}, encrypt_key_id="enc")
+    globex = clients["globex"]
+    rows = [_globex_row(), _globex_row(member_id="GX-000043", first_name="Bo")]
+    first = protect_raw(_frame(spark, rows), globex, fresh, corrupt="_corrupt_record")
+    built = dict(fresh.spark_functions)
+    assert built, "no UDF was kept on the ring"
+    second = protect_raw(_frame(spark, rows[::-1]), globex, fresh, corrupt="_corrupt_record")
+    # The second file reuses the very same UDF objects (no new closure pickled or registered)
+    assert fresh.spark_functions == built
+    assert all(entry[1] is built[name][1] for name, entry in fresh.spark_functions.items())
+    # ...and they still encrypt each frame's own rows, bound to each row's key token.
+    for frame in (first, second):
+        for row in frame.collect():
+            place = binding(globex, "first_name")
+            value = decrypt_value(row["first_name"], keys=fresh, aad=place, row_key=row[KEY_TOKEN])
+            assert value in {"Ann", "Bo"}
+    # A ring pickled into a worker's closure carries keys, not JVM handles.
+    copy = cloudpickle.loads(cloudpickle.dumps(fresh))
+    assert copy == fresh and copy.spark_functions == {}
