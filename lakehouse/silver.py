@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 
 from lakehouse.config.models import ClientConfig
 from lakehouse.engine.base import CDF_ON, MergeSpec, TableEngine
+from lakehouse.memo import built_once, config_id
 from lakehouse.pii.domains import domain_spec
 from lakehouse.pii.keys import KeyRing
 from lakehouse.pii.policies import PHI_COLUMNS, encrypt_silver, prepare_silver, row_hash
@@ -60,19 +61,20 @@ def silver_rows(
     """
     business = silver_columns(client)
     prepared = prepare_silver(valid, client, keys)
-    phi = [c for c in PHI_COLUMNS if c in prepared.columns]
-    hashed = prepared.select(
-        "client_id",
-        *business,
-        *extra,
-        row_hash(business, keys, client).alias(HASH),
-        *ORDER,
-        "_source_file",
-        "_run_id",
-        F.col("_ingested_at").alias("_updated_at"),
-        *phi,
+    phi = tuple(c for c in PHI_COLUMNS if c in prepared.columns)
+    columns = built_once(
+        keys.spark_functions,
+        ("silver_rows", config_id(client), tuple(extra), phi),
+        lambda: [
+            F.col("client_id"),
+            *map(F.col, (*business, *extra)),
+            row_hash(business, keys, client).alias(HASH),
+            *map(F.col, (*ORDER, "_source_file", "_run_id")),
+            F.col("_ingested_at").alias("_updated_at"),
+            *map(F.col, phi),
+        ],
     )
-    return encrypt_silver(hashed, client, keys)
+    return encrypt_silver(prepared.select(*columns), client, keys)
 
 
 def _classify(source: DataFrame, target: DataFrame | None, keys: list[str]) -> DataFrame:

@@ -123,9 +123,14 @@ def process_file(
         faults.reach("after_bronze")
         with clock.stage("validate"):
             standardised = standardise(
-                raw_copies(raw, file_client), file_client.columns, client.phone_region
+                raw_copies(raw, file_client),
+                file_client.columns,
+                client.phone_region,
+                memo=job.plans,
             )
-            checked = validate(standardised, file_client, corrupt_column=CORRUPT_COLUMN)
+            checked = validate(
+                standardised, file_client, corrupt_column=CORRUPT_COLUMN, memo=job.plans
+            )
             if client.measurements is not None:  # units, ranges, the member lookup
                 checked = check_readings(job, client, checked)
             validated = checked.persist(FILE_CACHE)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -44,6 +45,9 @@ class Job:
     faults: Faults = field(default_factory=Faults)
     # Drift baselines: the audit read once per run, extended by each file it commits.
     baselines: Baselines = field(default_factory=lambda: _baselines(None, None))
+    # Spark expressions without keys built for one file and reused by the next with the same
+    # inputs (``lakehouse.memo``; keyed ones live on ``keys``).
+    plans: dict[Hashable, object] = field(default_factory=dict)
 
 
 def _baselines(engine: TableEngine | None, audit_path: Path | None) -> Baselines:

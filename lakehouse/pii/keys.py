@@ -30,7 +30,7 @@ import os
 import re
 import secrets
 import stat
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,10 +121,10 @@ class KeyRing:
     encrypt_old_key_ids: frozenset[str] = field(default=frozenset(), repr=False)
     siv_key_id: str | None = field(default=None, repr=False)
     siv_old_key_ids: frozenset[str] = field(default=frozenset(), repr=False)
-    # Spark functions built from these keys (``lakehouse.pii.udfs``), kept for the ring's
-    # life so a run builds each once, not once per file. Opaque here; no key material in it
-    # that the ring does not already hold.
-    spark_functions: dict[tuple[object, ...], object] = field(
+    # Spark expressions built from these keys (``lakehouse.memo``), kept for the ring's life
+    # so a run builds each once, not once per file. Opaque here; no key material in it that
+    # the ring does not already hold.
+    spark_functions: dict[Hashable, object] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 

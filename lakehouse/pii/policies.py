@@ -30,6 +30,7 @@ from pyspark.sql import functions as F
 
 from lakehouse.config.models import ClientConfig
 from lakehouse.evolution.plan import RESCUED_COLUMN
+from lakehouse.memo import built_once, config_id
 from lakehouse.pii.deidentify import generalise_column, mask_column
 from lakehouse.pii.domains import binding, row_domain, token_domain
 from lakehouse.pii.keys import KeyRing, Purpose
@@ -101,22 +102,35 @@ def protect_raw(df: DataFrame, client: ClientConfig, keys: KeyRing, *, corrupt: 
     """Raw rows for bronze/quarantine: ``_key_token`` added; PII columns, ``corrupt`` and
     ``_rescued_data`` encrypted (AES-GCM bound to client, dataset, column and the row's
     ``_key_token``); other columns untouched."""
-    with_key = df.withColumn(KEY_TOKEN, key_token(client, keys, standardised=False))
-    names = [c.name for c in client.columns if c.is_pii and c.name in df.columns]
+    present = tuple(df.columns)
+    token, replaced = built_once(
+        keys.spark_functions,
+        ("protect_raw", config_id(client), present, corrupt),
+        lambda: _raw_protection(present, client, keys, corrupt=corrupt),
+    )
+    return df.withColumn(KEY_TOKEN, token).withColumns(replaced)
+
+
+def _raw_protection(
+    present: Sequence[str], client: ClientConfig, keys: KeyRing, *, corrupt: str
+) -> tuple[Column, dict[str, Column]]:
+    """``protect_raw``'s expressions for a frame of columns ``present``: the key token, and
+    the replaced columns (they read the token, so they apply after it is added)."""
+    names = [c.name for c in client.columns if c.is_pii and c.name in present]
     # Raw values nobody has classified (schema evolution's rescue): PII until shown otherwise.
-    names += [c for c in (corrupt, RESCUED_COLUMN) if c in df.columns]
+    names += [c for c in (corrupt, RESCUED_COLUMN) if c in present]
     row = F.col(KEY_TOKEN)
     replaced = {
         name: encrypt_column(F.col(name), binding=binding(client, name), row_key=row, keys=keys)
         for name in names
     }
-    if corrupt in df.columns:
+    if corrupt in present:
         # A malformed record's fields are misaligned: a PII value may sit in a non-PII
         # column. Its encrypted raw text keeps everything; its plain fields are dropped.
-        plain = [c.name for c in client.columns if not c.is_pii and c.name in df.columns]
+        plain = [c.name for c in client.columns if not c.is_pii and c.name in present]
         for name in plain:
             replaced[name] = F.when(F.col(corrupt).isNull(), F.col(name))
-    return with_key.withColumns(replaced)
+    return key_token(client, keys, standardised=False), replaced
 
 
 def reveal_raw(df: DataFrame, client: ClientConfig, keys: KeyRing, *, corrupt: str) -> DataFrame:
@@ -134,14 +148,23 @@ def reveal_raw(df: DataFrame, client: ClientConfig, keys: KeyRing, *, corrupt: s
 
 def redact_free_text(df: DataFrame, client: ClientConfig) -> DataFrame:
     """Redact PHI in ``free_text`` columns; add ``_phi_<kind>`` finding counts per row."""
-    free = [c.name for c in client.columns if c.free_text and c.name in df.columns]
+    steps = _redaction(tuple(df.columns), client)
+    return df if steps is None else _apply_redaction(df, steps)
+
+
+_Redaction = tuple[dict[str, Column], dict[str, Column], list[str]]
+
+
+def _redaction(present: Sequence[str], client: ClientConfig) -> _Redaction | None:
+    """The redaction's expressions: per free-text column its struct (text and counts), then
+    the texts and count totals read from those structs, then the structs to drop."""
+    free = [c.name for c in client.columns if c.free_text and c.name in present]
     if not free:
-        return df
+        return None
     structs = {
         f"__phi_{name}": redact_column(F.col(name), mrn_patterns=client.phi.mrn_patterns)
         for name in free
     }
-    staged = df.withColumns(structs)
     counts = {
         f"_phi_{kind}": sum(
             (F.col(f"__phi_{name}")[kind] for name in free[1:]),
@@ -150,7 +173,12 @@ def redact_free_text(df: DataFrame, client: ClientConfig) -> DataFrame:
         for kind in KINDS
     }
     texts = {name: F.col(f"__phi_{name}")["text"] for name in free}
-    return staged.withColumns({**texts, **counts}).drop(*structs)
+    return structs, {**texts, **counts}, list(structs)
+
+
+def _apply_redaction(df: DataFrame, steps: _Redaction) -> DataFrame:
+    structs, finals, staged = steps
+    return df.withColumns(structs).withColumns(finals).drop(*staged)
 
 
 def prepare_silver(df: DataFrame, client: ClientConfig, keys: KeyRing) -> DataFrame:
@@ -160,10 +188,22 @@ def prepare_silver(df: DataFrame, client: ClientConfig, keys: KeyRing) -> DataFr
     computed over them (an encrypted value differs on every write); ``encrypt_silver`` then
     encrypts them.
     """
-    redacted = redact_free_text(df, client)
+    present = tuple(df.columns)
+    redaction, replaced, dropped = built_once(
+        keys.spark_functions,
+        ("prepare_silver", config_id(client), present),
+        lambda: (_redaction(present, client), *_silver_policies(present, client, keys)),
+    )
+    redacted = df if redaction is None else _apply_redaction(df, redaction)
+    return redacted.withColumns(replaced).drop(*dropped)
+
+
+def _silver_policies(
+    present: Sequence[str], client: ClientConfig, keys: KeyRing
+) -> tuple[dict[str, Column], list[str]]:
     replaced: dict[str, Column] = {}
     for spec in client.columns:
-        if spec.name not in df.columns:
+        if spec.name not in present:
             continue
         column = F.col(spec.name)
         if spec.pii == "token":
@@ -174,16 +214,28 @@ def prepare_silver(df: DataFrame, client: ClientConfig, keys: KeyRing) -> DataFr
             replaced[spec.name] = mask_column(column, spec.mask_options)
         elif spec.pii == "generalise":
             replaced[spec.name] = generalise_column(column, spec, as_of=F.col(CREATION_DATE))
-    dropped = [c.name for c in client.columns if c.pii == "drop" and c.name in df.columns]
-    return redacted.withColumns(replaced).drop(*dropped)
+    dropped = [c.name for c in client.columns if c.pii == "drop" and c.name in present]
+    return replaced, dropped
 
 
 def encrypt_silver(df: DataFrame, client: ClientConfig, keys: KeyRing) -> DataFrame:
     """Encrypt ``encrypt`` (AES-GCM) and ``deterministic_encrypt`` (AES-SIV) columns."""
+    present = tuple(df.columns)
+    replaced = built_once(
+        keys.spark_functions,
+        ("encrypt_silver", config_id(client), present),
+        lambda: _silver_encryption(present, client, keys),
+    )
+    return df.withColumns(replaced) if replaced else df
+
+
+def _silver_encryption(
+    present: Sequence[str], client: ClientConfig, keys: KeyRing
+) -> dict[str, Column]:
     replaced: dict[str, Column] = {}
     row = silver_row_key(client)
     for spec in client.columns:
-        if spec.name not in df.columns:
+        if spec.name not in present:
             continue
         place = binding(client, spec.name)
         if spec.pii == "encrypt":
@@ -192,7 +244,7 @@ def encrypt_silver(df: DataFrame, client: ClientConfig, keys: KeyRing) -> DataFr
             )
         elif spec.pii == "deterministic_encrypt":
             replaced[spec.name] = siv_column(F.col(spec.name), binding=place, keys=keys)
-    return df.withColumns(replaced) if replaced else df
+    return replaced
 
 
 def row_hash(columns: Sequence[str], keys: KeyRing, client: ClientConfig) -> Column:

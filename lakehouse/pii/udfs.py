@@ -14,11 +14,11 @@ from collections.abc import Callable, Sequence
 from typing import cast
 
 import pyarrow as pa
-from pyspark import SparkContext
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lakehouse.memo import built_once
 from lakehouse.pii.crypto import decrypt_many, gcm_encrypt_many, siv_encrypt_many
 from lakehouse.pii.domains import Binding
 from lakehouse.pii.keys import KeyRing
@@ -42,23 +42,6 @@ def _arrow_udf(function: Callable[..., pa.Array], return_type: T.DataType) -> Ca
     """``F.arrow_udf`` with types (PySpark's stubs do not declare it yet)."""
     made = F.arrow_udf(function, return_type)  # type: ignore[attr-defined]
     return cast(Callable[..., Column], made)
-
-
-def _ring_udf(
-    keys: KeyRing, name: tuple[object, ...], build: Callable[[], Callable[..., Column]]
-) -> Callable[..., Column]:
-    """The UDF ``name`` built from ``keys``, made once per ring and Spark context.
-
-    Building one pickles its closure and registers it in the JVM (~30 py4j round trips); a
-    run applies the same few UDFs to every file of a client, so they are kept on the ring.
-    """
-    context = SparkContext._active_spark_context
-    made = keys.spark_functions.get(name)
-    if isinstance(made, tuple) and made[0] is context:
-        return cast(Callable[..., Column], made[1])
-    function = build()
-    keys.spark_functions[name] = (context, function)
-    return function
 
 
 def _row_key(row_key: Column | None) -> Column:
@@ -88,8 +71,10 @@ def encrypt_column(
             pa.string(),
         )
 
-    made = _ring_udf(
-        keys, ("gcm", key_id, binding), lambda: _arrow_udf(gcm_encrypt, T.StringType())
+    made = built_once(
+        keys.spark_functions,
+        ("gcm", key_id, binding),
+        lambda: _arrow_udf(gcm_encrypt, T.StringType()),
     )
     return made(value.cast("string"), _row_key(row_key))
 
@@ -105,8 +90,10 @@ def siv_column(value: Column, *, binding: Binding, keys: KeyRing) -> Column:
             siv_encrypt_many(_strings(values), key_id=key_id, key=key, aad=binding), pa.string()
         )
 
-    made = _ring_udf(
-        keys, ("siv", key_id, binding), lambda: _arrow_udf(siv_encrypt, T.StringType())
+    made = built_once(
+        keys.spark_functions,
+        ("siv", key_id, binding),
+        lambda: _arrow_udf(siv_encrypt, T.StringType()),
     )
     return made(value.cast("string"))
 
@@ -122,7 +109,9 @@ def decrypt_column(
             pa.string(),
         )
 
-    made = _ring_udf(keys, ("decrypt", binding), lambda: _arrow_udf(decrypt, T.StringType()))
+    made = built_once(
+        keys.spark_functions, ("decrypt", binding), lambda: _arrow_udf(decrypt, T.StringType())
+    )
     return made(value, _row_key(row_key))
 
 

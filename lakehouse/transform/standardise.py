@@ -9,6 +9,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse.config.models import ColumnSpec
+from lakehouse.memo import Memo, built_once
 from lakehouse.transform.dates import parse_date
 from lakehouse.transform.numeric import to_integer, to_number
 from lakehouse.transform.phones import phone_e164
@@ -46,10 +47,13 @@ def standardise_column(column: Column, spec: ColumnSpec, region: str) -> Column:
             assert_never(spec.type)
 
 
-def standardise(df: DataFrame, columns: Sequence[ColumnSpec], region: str) -> DataFrame:
+def standardise(
+    df: DataFrame, columns: Sequence[ColumnSpec], region: str, *, memo: Memo | None = None
+) -> DataFrame:
     """Replace each ``spec.name`` column of ``df`` by its standardised value, in place.
 
-    Column order, row count and columns without a spec are unchanged.
+    Column order, row count and columns without a spec are unchanged. ``memo``: where the
+    expressions are kept for the next frame with the same specs (``Job.plans``).
 
     Raises:
         ValueError: a spec names a column ``df`` does not have, or two specs share a name.
@@ -62,6 +66,9 @@ def standardise(df: DataFrame, columns: Sequence[ColumnSpec], region: str) -> Da
     if duplicated:
         raise ValueError(f"columns specified more than once: {duplicated}")
     # One projection for all columns; withColumns keeps each replaced column where it was.
-    return df.withColumns(
-        {spec.name: standardise_column(F.col(spec.name), spec, region) for spec in columns}
+    replaced = built_once(
+        memo,
+        ("standardise", tuple(columns), region),
+        lambda: {spec.name: standardise_column(F.col(spec.name), spec, region) for spec in columns},
     )
+    return df.withColumns(replaced)

@@ -6,18 +6,19 @@ Output: the input frame plus ``_reasons`` (array of reason codes, empty when val
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import pandera.polars as pa
 import polars as pl
 import pyarrow as pa_arrow
 from pandera.errors import SchemaError, SchemaErrors
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakehouse.config.models import ClientConfig
 from lakehouse.errors import StageError
+from lakehouse.memo import Memo, built_once, config_id
 from lakehouse.validation.reasons import RECORD, Code, reason
 from lakehouse.validation.schema import RAW_SUFFIX, build_schema
 
@@ -78,7 +79,9 @@ def _validate_partition(client: ClientConfig) -> _BatchFn:
     return run
 
 
-def validate(df: DataFrame, client: ClientConfig, *, corrupt_column: str) -> DataFrame:
+def validate(
+    df: DataFrame, client: ClientConfig, *, corrupt_column: str, memo: Memo | None = None
+) -> DataFrame:
     """Add ``_reasons`` to a standardised frame (see ``lakehouse.validation.schema``).
 
     A malformed record gets only ``_record:malformed`` (its other fields are misaligned, so
@@ -108,19 +111,31 @@ def validate(df: DataFrame, client: ClientConfig, *, corrupt_column: str) -> Dat
     # into spark.sql.shuffle.partitions partitions, whose cache blocks grow with the file
     # (an 11M-row file ran out of heap that way).
     flagged = checked.join(F.broadcast(repeated), on=keys, how="left")
+    names = (*df.columns, REASONS)
+    return flagged.select(
+        *built_once(
+            memo,
+            ("validate", config_id(client), names, corrupt_column),
+            lambda: _with_file_reasons(names, keys, eligible, malformed),
+        )
+    )
+
+
+def _with_file_reasons(
+    names: Sequence[str], keys: Sequence[str], eligible: Column, malformed: Column
+) -> list[Column]:
+    """``names`` as they are, ``_reasons`` with the file-level reasons applied."""
     duplicate = eligible & F.col(_REPEATS).isNotNull()
     duplicate_reasons = F.array(*[F.lit(reason(k, Code.DUPLICATE_KEY)) for k in keys])
-    return flagged.select(
-        *[
-            F.when(malformed, F.array(F.lit(reason(RECORD, Code.MALFORMED))))
-            .when(duplicate, F.array_union(F.col(REASONS), duplicate_reasons))
-            .otherwise(F.col(REASONS))
-            .alias(REASONS)
-            if name == REASONS
-            else F.col(name)
-            for name in checked.columns
-        ]
-    )
+    return [
+        F.when(malformed, F.array(F.lit(reason(RECORD, Code.MALFORMED))))
+        .when(duplicate, F.array_union(F.col(REASONS), duplicate_reasons))
+        .otherwise(F.col(REASONS))
+        .alias(REASONS)
+        if name == REASONS
+        else F.col(name)
+        for name in names
+    ]
 
 
 def raw_copies(df: DataFrame, client: ClientConfig) -> DataFrame:

@@ -102,7 +102,11 @@ def _clients() -> dict[str, ClientConfig]:
 
 @cache
 def _demo() -> DemoDataset:
-    return build_demo(_clients(), members_per_client=100)
+    """Wave 1's member files (six). The harness compares the member tables; a readings file
+    goes through the same commit point, and its cold first run (~12 s of a ~57 s crashed run)
+    would be paid by every case that gets past it (DesignDoc, "Suite time")."""
+    members = {feed: c for feed, c in _clients().items() if c.measurements is None}
+    return build_demo(members, members_per_client=100)
 
 
 def _write_landing(ws: Workspace) -> None:
