@@ -2,6 +2,7 @@
 # Install dev dependencies into .venv, then lint, type-check and run the whole test suite.
 #   ./scripts/test.sh               # everything (what CI runs)
 #   ./scripts/test.sh -k silver     # extra arguments go to pytest
+#   ./scripts/test.sh -n 0          # in this one process (default: pytest-xdist workers, one per core)
 # The suite's wall time is printed at the end, pass or fail, so a slow day is visible.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
@@ -20,7 +21,8 @@ echo "== ruff format --check" && ruff format --check .
 echo "== mypy (strict on lakehouse/)" && mypy
 echo "== pytest"
 set +e
-pytest "$@"
+# Whole modules per worker, the demo lake's modules together (tests/conftest.py).
+pytest -n auto --dist loadfile "$@"
 status=$?
 set -e
 if [[ $status -eq 5 ]]; then

@@ -1,4 +1,11 @@
-"""Shared fixtures: one SparkSession for the whole test run; tables go under tmp_path.
+"""Shared fixtures: one SparkSession per test process; tables go under tmp_path.
+
+``scripts/test.sh`` runs the suite in pytest-xdist workers (``-n auto --dist loadfile``), each
+a process with its own SparkSession. Tests are handed out a whole module at a time (a module's
+fixtures are built once), the modules that share the session's demo lake as one group. xdist
+hands the groups out largest (most tests) first, a worker taking the next when it is nearly
+done, so the many small unit modules start while the JVM class archive trains and the workers
+end within a module of each other. ``-n 0`` runs in one process, in ``testpaths`` order.
 
 Also the suite's own report (printed at the end of every run, so a slow day shows): per test
 module, its tests, seconds, and the processes it started (those that start Spark: a JVM each).
@@ -7,6 +14,7 @@ module, its tests, seconds, and the processes it started (those that start Spark
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -18,7 +26,7 @@ from typing import Any
 
 import pytest
 from hypothesis import settings as hypothesis_settings
-from jvm_archive import CLASS_ARCHIVE, TRAINING_THREAD, JvmClassArchive
+from jvm_archive import ARCHIVE_DIR_ENV, CLASS_ARCHIVE, TRAINING_THREAD, JvmClassArchive
 from pyspark.sql import SparkSession
 
 from lakehouse.config import load_clients
@@ -92,6 +100,7 @@ _module_tests: Counter[str] = Counter()
 _module_processes: dict[str, Counter[str]] = defaultdict(Counter)
 _lock = threading.Lock()
 _started = time.monotonic()
+_RUN_ARCHIVE_DIR = pytest.StashKey[Path]()
 
 
 def _starts_spark(args: Sequence[str]) -> bool:
@@ -126,14 +135,90 @@ def pytest_configure(config: pytest.Config) -> None:
     # Before any JVM starts: children inherit the environment, the session's JVM included.
     os.environ.setdefault("JAVA_TOOL_OPTIONS", TEST_JVM_OPTIONS)
     _count_processes()
+    if _is_xdist_controller(config) and ARCHIVE_DIR_ENV not in os.environ:
+        # One class archive for the run: the workers inherit the folder, the first to need
+        # it trains it (jvm_archive.JvmClassArchive); the controller removes it at the end.
+        folder = tempfile.mkdtemp(prefix="lakehouse-cds-")
+        os.environ[ARCHIVE_DIR_ENV] = folder
+        config.stash[_RUN_ARCHIVE_DIR] = Path(folder)
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    return getattr(config.option, "dist", "no") != "no" and not hasattr(config, "workerinput")
+
+
+@pytest.hookimpl(optionalhook=True)  # xdist's hooks: a run with -p no:xdist has none
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: one worker per core, at most four. A worker keeps about one core busy (its
+    tests wait on py4j and on the JVMs they start), and each holds a JVM of its own."""
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+DEMO_LAKE_GROUP = "demo-lake"
+# The modules that use the session's demo lake (tests/e2e/conftest.py): one worker runs them
+# all, so the lake (and the development key file it writes into the repo) is built once.
+DEMO_LAKE_MODULES = frozenset(
+    f"tests/e2e/{name}.py"
+    for name in (
+        "test_backfill_e2e",
+        "test_demo",
+        "test_notebook_e2e",
+        "test_ops_e2e",
+        "test_pii_e2e",
+        "test_privacy_e2e",
+        "test_report_e2e",
+    )
+)
+
+
+def _group_of(nodeid: str) -> str:
+    """The unit of work a worker takes whole: a test's module, or the demo lake's group."""
+    module = nodeid.split("::", 1)[0]
+    return DEMO_LAKE_GROUP if module in DEMO_LAKE_MODULES else module
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile``, with the demo lake's modules as one unit. (xdist's own
+    ``loadgroup`` marks do not reach its scheduler under pytest 9.2: it renames node ids
+    through an attribute pytest no longer reads.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class ModulesAndDemoLake(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _group_of(nodeid)
+
+    return ModulesAndDemoLake(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse a run in which a module outside ``DEMO_LAKE_MODULES`` uses the demo lake: under
+    xdist its worker would build a second lake (and race the first for the key file)."""
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        if "demo_lake" in getattr(item, "fixturenames", ()) and module not in DEMO_LAKE_MODULES:
+            raise pytest.UsageError(
+                f"{item.nodeid} uses the session's demo lake: add its module to "
+                "DEMO_LAKE_MODULES in tests/conftest.py, so one worker builds the lake"
+            )
+
+
+def _is_e2e(item: pytest.Item) -> bool:
+    return Path(item.path).is_relative_to(REPO / "tests" / "e2e")
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     # Only a run with end-to-end tests pays for the archive; options of your own win.
     if "SPARK_SUBMIT_OPTS" in os.environ:
         return
-    if any(Path(item.path).is_relative_to(REPO / "tests" / "e2e") for item in session.items):
-        archive = JvmClassArchive(Path(tempfile.mkdtemp(prefix="lakehouse-cds-")))
+    if any(_is_e2e(item) for item in session.items):
+        shared = os.environ.get(ARCHIVE_DIR_ENV)
+        if shared:
+            archive = JvmClassArchive(Path(shared), owns_folder=False)
+        else:
+            archive = JvmClassArchive(Path(tempfile.mkdtemp(prefix="lakehouse-cds-")))
         archive.start()
         session.config.stash[CLASS_ARCHIVE] = archive
 
@@ -142,6 +227,22 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     archive = config.stash.get(CLASS_ARCHIVE, None)
     if archive is not None:
         archive.close()
+    folder = config.stash.get(_RUN_ARCHIVE_DIR, None)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller prints the report
+        workeroutput["processes"] = {m: dict(c) for m, c in _module_processes.items()}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """xdist's controller: add a finished worker's process counts to the report."""
+    for module, counts in getattr(node, "workeroutput", {}).get("processes", {}).items():
+        _module_processes[module].update(counts)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
