@@ -4,8 +4,8 @@
 a process with its own SparkSession. Tests are handed out a whole module at a time (a module's
 fixtures are built once), the modules that share the session's demo lake as one group. xdist
 hands the groups out largest (most tests) first, a worker taking the next when it is nearly
-done, so the many small unit modules start while the JVM class archive trains and the workers
-end within a module of each other. ``-n 0`` runs in one process, in ``testpaths`` order.
+done, so the big unit modules start while the JVM class archive trains. ``-n 0`` runs in one
+process, in ``testpaths`` order.
 
 Also the suite's own report (printed at the end of every run, so a slow day shows): per test
 module, its tests, seconds, and the processes it started (those that start Spark: a JVM each).
@@ -149,8 +149,8 @@ def _is_xdist_controller(config: pytest.Config) -> bool:
 
 @pytest.hookimpl(optionalhook=True)  # xdist's hooks: a run with -p no:xdist has none
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """``-n auto``: one worker per core, at most four. A worker keeps about one core busy (its
-    tests wait on py4j and on the JVMs they start), and each holds a JVM of its own."""
+    """``-n auto``: one worker per core, at most four: each worker holds a JVM of its own and
+    starts ``spark-submit`` children, so more workers than cores only contend."""
     return max(1, min(os.cpu_count() or 1, 4))
 
 
