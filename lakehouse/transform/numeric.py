@@ -37,4 +37,5 @@ def to_number(column: Column) -> Column:
     """
     raw = strip(column)
     number = F.when(raw.rlike(_NUMBER), F.regexp_replace(raw, ",", "").try_cast("double"))
-    return F.when(F.abs(number) != F.lit(_INFINITY), number)
+    # nullif evaluates ``number`` once (a CASE WHEN would parse it again for its result).
+    return F.nullif(F.nullif(number, F.lit(_INFINITY)), F.lit(-_INFINITY))

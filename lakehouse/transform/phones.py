@@ -66,12 +66,13 @@ def _nanp_valid_regex(region: str) -> str:
     return "^(?:" + "|".join(f"(?:{pattern})" for pattern in patterns) + ")$"
 
 
-def _e164_udf(region: str) -> Callable[[Column], Column]:
-    """Vectorised UDF: parse each value with ``region``, E.164 if valid, else NULL."""
+def _e164_udf(region: str) -> Callable[[Column, Column], Column]:
+    """Vectorised UDF of (settled, raw): ``settled`` where the fast path gave one, else ``raw``
+    parsed with ``region``, E.164 if valid, else NULL."""
 
     # Defined inside the factory so cloudpickle ships it by value: executors need phonenumbers,
     # not the lakehouse package on their path.
-    def e164(values: pd.Series) -> pd.Series:
+    def e164(settled: pd.Series, raw: pd.Series) -> pd.Series:
         def one(value: object) -> str | None:
             if not isinstance(value, str):
                 return None
@@ -83,11 +84,15 @@ def _e164_udf(region: str) -> Callable[[Column], Column]:
                 return None
             return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
-        return values.map(one)
+        result = settled.astype(object)
+        pending = settled.isna() & raw.notna()
+        if pending.any():
+            result[pending] = raw[pending].map(one)
+        return result
 
     # pyspark's stubs only type the deprecated functionType= form, not type-hinted UDFs.
     udf = pandas_udf(e164, StringType())  # type: ignore[call-overload]
-    return cast("Callable[[Column], Column]", udf)
+    return cast("Callable[[Column, Column], Column]", udf)
 
 
 def phone_e164(column: Column, region: str) -> Column:
@@ -108,16 +113,15 @@ def phone_e164(column: Column, region: str) -> Column:
         raise ValueError(f"unknown phone region {region!r}; expected an ISO 3166 code like 'US'")
     raw = strip(column)
     if region not in _FAST_PATH_REGIONS:
-        return _e164_udf(region)(raw)
-    number = F.regexp_replace(raw, _EXTENSION, "")
+        return _e164_udf(region)(F.lit(None).cast(StringType()), raw)
+    # Each step is evaluated once per row: a step's "no" is "" (regexp_extract of an anchored
+    # pattern gives the whole value or ""), not a CASE WHEN that would repeat its operand.
+    number = F.regexp_extract(F.regexp_replace(raw, _EXTENSION, ""), _NANP_SHAPE, 0)
     # With "+" the digits must start with country code 1; without it a leading 1 is the trunk
     # prefix and optional. No match gives "", which the validity regex rejects.
     national = F.regexp_extract(F.regexp_replace(number, "[^0-9+]", ""), _NANP_DIGITS, 1)
-    fast = F.when(
-        number.rlike(_NANP_SHAPE) & national.rlike(_nanp_valid_regex(region)),
-        F.concat(F.lit("+1"), national),
-    )
-    # Spark runs a Python UDF on every row whatever CASE WHEN surrounds it, so rows the fast
-    # path settled are sent as NULL, which the UDF returns without parsing.
-    slow = _e164_udf(region)(F.when(fast.isNull(), raw))
-    return F.coalesce(fast, slow)
+    valid = F.regexp_extract(national, _nanp_valid_regex(region), 0)
+    fast = F.nullif(F.concat(F.lit("+1"), valid), F.lit("+1"))
+    # The UDF sees every row (Spark would run it on every row whatever CASE WHEN surrounds
+    # it) and parses only those the fast path left NULL.
+    return _e164_udf(region)(fast, raw)

@@ -142,6 +142,7 @@ def test_unsupported_patterns_are_refused(pattern: str) -> None:
 
 
 @pytest.mark.parametrize("formats", [[], (), "yyyy-MM-dd"])
-def test_formats_must_be_a_non_empty_sequence(formats: list[str]) -> None:
+def test_formats_must_be_a_non_empty_sequence(spark: SparkSession, formats: list[str]) -> None:
+    # ``spark``: building F.col needs an active session, whichever test ran first.
     with pytest.raises(ValueError, match="non-empty"):
         parse_date(F.col("x"), formats)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import polars as pl
 import pytest
 from chispa import assert_column_equality
 from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse.transform import clean_email, clean_name, clean_text, zip5
+from lakehouse.transform.text import _WHITESPACE, WHITESPACE_CHARS, squish, strip
 
 NBSP = "\u00a0"
 
@@ -94,6 +96,9 @@ def test_clean_name(spark: SparkSession) -> None:
     assert_maps(spark, clean_name, cases)
 
 
+_ADDRESS_254 = "a@" + ".".join(["b" * 63, "c" * 63, "d" * 63, "e" * 56]) + ".com"
+
+
 def test_clean_email(spark: SparkSession) -> None:
     cases: list[tuple[str | None, str | None]] = [
         (" John.Doe@Example.COM ", "john.doe@example.com"),
@@ -125,6 +130,10 @@ def test_clean_email(spark: SparkSession) -> None:
         ("a@" + "b" * 250 + ".com", None),  # address over 254
         ("a@" + "b" * 64 + ".com", None),  # label over 63
         ("a@" + "b" * 63 + ".com", "a@" + "b" * 63 + ".com"),
+        ("a" * 64 + "@example.com", "a" * 64 + "@example.com"),  # local part of exactly 64
+        (_ADDRESS_254, _ADDRESS_254),  # an address of exactly 254
+        (_ADDRESS_254[:2] + "x" + _ADDRESS_254[2:], None),  # 255
+        ("a@b@example.com", None),  # the local part ends at the first "@"
         *BLANKS,
     ]
     assert_maps(spark, clean_email, cases)
@@ -166,3 +175,25 @@ def test_zip5_accepts_numeric_column(spark: SparkSession) -> None:
         [(2134, "02134"), (90210, "90210"), (None, None)], "raw int, expected string"
     )
     assert_column_equality(df.withColumn("actual", zip5(F.col("raw"))), "actual", "expected")
+
+
+def test_whitespace_characters_are_the_regex_class_and_polars_strip_set(
+    spark: SparkSession,
+) -> None:
+    """``btrim``'s characters, the Java class used for inner runs and the set polars'
+    ``strip_chars`` removes (validation's "blank") are one set: every BMP code point checked."""
+    chars = [chr(code) for code in range(0x10000) if not 0xD800 <= code <= 0xDFFF]
+    df = spark.createDataFrame([(c,) for c in chars], "c string")
+    in_class = {row.c for row in df.where(F.col("c").rlike(f"^{_WHITESPACE}$")).collect()}
+    stripped = pl.Series(chars).str.strip_chars()
+    polars_set = {c for c, rest in zip(chars, stripped, strict=True) if rest == ""}
+    assert len(WHITESPACE_CHARS) == len(set(WHITESPACE_CHARS)) == 25
+    assert set(WHITESPACE_CHARS) == in_class == polars_set
+
+
+def test_strip_and_squish_trim_each_whitespace_character(spark: SparkSession) -> None:
+    cases = [(f"{c}{c}a{c}b {c}", "a" + c + "b", "a b") for c in WHITESPACE_CHARS]
+    df = spark.createDataFrame(cases, "raw string, stripped string, squished string")
+    out = df.select(strip(F.col("raw")).alias("s"), squish(F.col("raw")).alias("q"), "*")
+    assert_column_equality(out, "s", "stripped")
+    assert_column_equality(out, "q", "squished")
