@@ -64,7 +64,11 @@ class Binding:
     siv_domain: str  # client id, or ``shared:<name>`` for linked clients
 
     def gcm_aad(self, row_key: str | None) -> bytes:
-        parts = ("lakehouse-gcm2", self.client_id, self.dataset, self.column, row_key or "")
+        return self.gcm_aad_head() + (row_key or "").encode("utf-8")
+
+    def gcm_aad_head(self) -> bytes:
+        """``gcm_aad`` without the row key: a batch builds it once, then appends each row's."""
+        parts = ("lakehouse-gcm2", self.client_id, self.dataset, self.column, "")
         return "\x1f".join(parts).encode("utf-8")
 
     def siv_aad(self) -> list[bytes]:

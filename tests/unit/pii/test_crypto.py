@@ -91,6 +91,21 @@ def test_gcm_is_randomised_siv_is_deterministic() -> None:
     )
 
 
+def test_gcm_nonces_in_a_batch_are_distinct_slices_of_the_stored_layout() -> None:
+    """One batch: one salt (its per-batch key), a distinct 12-byte nonce per value, and each
+    value opens with its own row's binding (the AAD head plus that row's key)."""
+    ring = _ring()
+    rows: list[str | None] = [f"row-{i}" for i in range(999)] + [None]
+    stored = _gcm(["Lee"] * 1000, ring, rows=rows)
+    raw = [base64.b64decode(v.split(":", 2)[2]) for v in stored if v is not None]
+    assert len({blob[:16] for blob in raw}) == 1
+    assert len({blob[16:28] for blob in raw}) == 1000
+    assert all(len(blob) == 16 + 12 + len("Lee") + 16 for blob in raw)
+    assert decrypt_many(stored, keys=ring, aad=LAST_NAME, row_keys=rows) == ["Lee"] * 1000
+    assert LAST_NAME.gcm_aad("row-1") == LAST_NAME.gcm_aad_head() + b"row-1"
+    assert LAST_NAME.gcm_aad(None) == LAST_NAME.gcm_aad("") == LAST_NAME.gcm_aad_head()
+
+
 def test_siv_round_trip() -> None:
     ring = _ring()
     stored = _siv([*VALUES, None], ring)
