@@ -41,7 +41,10 @@ def parse_timestamp(column: Column) -> Column:
     and any other text is NULL; nothing raises.
     """
     raw = F.upper(strip(column))
-    canonical = F.regexp_replace(raw, TIMESTAMP_REGEX, _CANONICAL)
-    # The shape is checked first, so try_to_timestamp only sees (and can only reject) values
-    # whose fields are out of range; its strict resolver rejects impossible dates.
-    return F.when(raw.rlike(TIMESTAMP_REGEX), F.try_to_timestamp(canonical, F.lit(_PATTERN)))
+    # The shape is checked first (regexp_extract gives "" for any other text, which
+    # try_to_timestamp reads as NULL), so the parser only sees, and can only reject, values
+    # whose fields are out of range; its strict resolver rejects impossible dates. One
+    # evaluation of ``raw``: a CASE WHEN around rlike would upper-case it again.
+    shaped = F.regexp_extract(raw, TIMESTAMP_REGEX, 0)
+    canonical = F.regexp_replace(shaped, TIMESTAMP_REGEX, _CANONICAL)
+    return F.try_to_timestamp(canonical, F.lit(_PATTERN))
